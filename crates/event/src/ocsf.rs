@@ -1,0 +1,591 @@
+//! OCSF 1.x API Activity (class_uid 6003): the primary input format.
+//!
+//! Decoding reads only the attributes detection needs, borrowing strings from the input; encoding
+//! ([`ApiActivity`]) writes schema-valid records, for the simulator and for tests.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{
+    parse_ip, time, Country, CredentialKind, DecodeError, Decoder, Event, GeoPoint, Namespace, Origin, Outcome,
+};
+
+/// OCSF class uid of API Activity.
+pub const API_ACTIVITY_CLASS_UID: u32 = 6003;
+
+use crate::json::{cow, OptStr as Str};
+
+#[derive(Deserialize)]
+struct Raw<'a> {
+    class_uid: Option<u32>,
+    time: Option<f64>,
+    #[serde(borrow)]
+    time_dt: Str<'a>,
+    #[serde(borrow)]
+    actor: Option<Actor<'a>>,
+    #[serde(borrow)]
+    api: Option<Api<'a>>,
+    #[serde(borrow)]
+    http_request: Option<HttpRequest<'a>>,
+    http_response: Option<HttpResponse>,
+    #[serde(borrow)]
+    src_endpoint: Option<Endpoint<'a>>,
+    #[serde(borrow, default)]
+    resources: FirstResource<'a>,
+    status_id: Option<u8>,
+    #[serde(borrow)]
+    status_code: Str<'a>,
+    #[serde(borrow)]
+    metadata: Option<Metadata<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Actor<'a> {
+    #[serde(borrow)]
+    user: Option<User<'a>>,
+    #[serde(borrow)]
+    session: Option<Session<'a>>,
+    #[serde(borrow)]
+    app_name: Str<'a>,
+}
+
+#[derive(Deserialize)]
+struct User<'a> {
+    #[serde(borrow)]
+    uid: Str<'a>,
+    #[serde(borrow)]
+    name: Str<'a>,
+    #[serde(borrow)]
+    credential_uid: Str<'a>,
+    #[serde(borrow)]
+    r#type: Str<'a>,
+}
+
+#[derive(Deserialize)]
+struct Session<'a> {
+    #[serde(borrow)]
+    uid: Str<'a>,
+    #[serde(borrow)]
+    credential_uid: Str<'a>,
+    #[serde(borrow)]
+    issuer: Str<'a>,
+}
+
+#[derive(Deserialize)]
+struct Api<'a> {
+    #[serde(borrow)]
+    operation: Str<'a>,
+    #[serde(borrow)]
+    service: Option<Named<'a>>,
+    #[serde(borrow)]
+    request: Option<Uid<'a>>,
+    #[serde(borrow)]
+    response: Option<ApiResponse<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow)]
+    name: Str<'a>,
+}
+
+#[derive(Deserialize)]
+struct Uid<'a> {
+    #[serde(borrow)]
+    uid: Str<'a>,
+}
+
+#[derive(Deserialize)]
+struct ApiResponse<'a> {
+    #[serde(borrow)]
+    error: Str<'a>,
+    code: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct HttpRequest<'a> {
+    #[serde(borrow)]
+    http_method: Str<'a>,
+    #[serde(borrow)]
+    user_agent: Str<'a>,
+    #[serde(borrow)]
+    url: Option<Url<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Url<'a> {
+    #[serde(borrow)]
+    path: Str<'a>,
+}
+
+#[derive(Deserialize)]
+struct HttpResponse {
+    code: Option<i64>,
+    length: Option<u64>,
+    body_length: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Endpoint<'a> {
+    #[serde(borrow)]
+    ip: Str<'a>,
+    #[serde(borrow)]
+    hostname: Str<'a>,
+    #[serde(borrow)]
+    domain: Str<'a>,
+    #[serde(borrow)]
+    location: Option<Location<'a>>,
+    autonomous_system: Option<AutonomousSystem>,
+}
+
+#[derive(Deserialize)]
+struct Location<'a> {
+    #[serde(borrow)]
+    country: Str<'a>,
+    #[serde(borrow)]
+    city: Str<'a>,
+    lat: Option<f64>,
+    long: Option<f64>,
+    coordinates: Option<[f64; 2]>,
+}
+
+#[derive(Deserialize)]
+struct AutonomousSystem {
+    number: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct Metadata<'a> {
+    #[serde(borrow)]
+    uid: Str<'a>,
+}
+
+/// The first element of `resources`, skipping the rest without allocating.
+#[derive(Default)]
+struct FirstResource<'a>(Option<Resource<'a>>);
+
+#[derive(Deserialize)]
+struct Resource<'a> {
+    #[serde(borrow)]
+    uid: Str<'a>,
+    #[serde(borrow)]
+    name: Str<'a>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstResource<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = FirstResource<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of resources")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(FirstResource(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<Resource<'a>>()?;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstResource(first))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+fn nonempty(s: Str<'_>) -> Option<Cow<'_, str>> {
+    cow(s)
+}
+
+/// Classifies a credential by its shape: AWS key ids say what they are.
+pub(crate) fn kind_of_key(key: &str) -> CredentialKind {
+    if key.starts_with("AKIA") {
+        CredentialKind::AccessKey
+    } else if key.starts_with("ASIA") {
+        CredentialKind::TemporaryKey
+    } else {
+        CredentialKind::ApiKey
+    }
+}
+
+pub(crate) fn decode<'a>(decoder: &Decoder, text: &'a str, out: &mut Vec<Result<Event<'a>, DecodeError>>) {
+    out.push(decode_record(decoder, text));
+}
+
+fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, DecodeError> {
+    let raw: Raw<'a> = serde_json::from_str(text).map_err(DecodeError::json)?;
+    match raw.class_uid {
+        Some(API_ACTIVITY_CLASS_UID) => {}
+        Some(other) => {
+            return Err(DecodeError::WrongFormat {
+                format: "ocsf",
+                reason: format!("class_uid {other} is not API Activity (6003)"),
+            })
+        }
+        None => return Err(DecodeError::MissingField("class_uid")),
+    }
+    let time_dt = nonempty(raw.time_dt);
+    let time_ms = match (raw.time, time_dt.as_deref()) {
+        (Some(t), _) => time::epoch_to_ms(t).ok_or_else(|| DecodeError::invalid("time", "not a positive epoch"))?,
+        (None, Some(dt)) => {
+            time::parse_rfc3339_ms(dt).ok_or_else(|| DecodeError::invalid("time_dt", "not RFC 3339"))?
+        }
+        (None, None) => return Err(DecodeError::MissingField("time")),
+    };
+    let actor = raw.actor.ok_or(DecodeError::MissingField("actor"))?;
+    let api = raw.api.ok_or(DecodeError::MissingField("api"))?;
+    let operation = nonempty(api.operation).ok_or(DecodeError::MissingField("api.operation"))?;
+
+    let (user, session) = (actor.user, actor.session);
+    let (user_uid, user_name, user_cred, user_type) = match user {
+        Some(u) => (nonempty(u.uid), nonempty(u.name), nonempty(u.credential_uid), u.r#type),
+        None => (None, None, None, None),
+    };
+    let (session_uid, session_cred, issuer) = match session {
+        Some(s) => (nonempty(s.uid), nonempty(s.credential_uid), nonempty(s.issuer)),
+        None => (None, None, None),
+    };
+    let principal = user_uid.clone().or(user_name);
+
+    let app_name = nonempty(actor.app_name);
+    // The credential presented: an explicit credential uid first, then the session, then the user.
+    let (raw_credential, mut kind) = if let Some(c) = user_cred.as_deref().or(session_cred.as_deref()) {
+        (c, kind_of_key(c))
+    } else if let Some(s) = session_uid.as_deref() {
+        (s, CredentialKind::Token)
+    } else if let Some(p) = principal.as_deref().or(app_name.as_deref()) {
+        (p, CredentialKind::Principal)
+    } else {
+        return Err(DecodeError::MissingField("actor.user.credential_uid"));
+    };
+    if kind == CredentialKind::ApiKey
+        && nonempty(user_type)
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("service") || t.eq_ignore_ascii_case("system"))
+    {
+        kind = CredentialKind::ServiceAccount;
+    }
+    let pseudo = decoder.pseudonymizer();
+    let credential = pseudo.credential(raw_credential);
+    // Short-lived keys are judged against the session they belong to.
+    let subject = match (kind, principal.as_deref().or(issuer.as_deref())) {
+        (CredentialKind::TemporaryKey, Some(session)) => pseudo.pseudonymize(Namespace::Session, session),
+        _ => credential,
+    };
+
+    let mut origin = Origin::default();
+    if let Some(ep) = raw.src_endpoint {
+        match nonempty(ep.ip) {
+            Some(ip) => match parse_ip(&ip) {
+                Some(addr) => origin.ip = Some(addr),
+                None => origin.host = Some(ip),
+            },
+            None => origin.host = nonempty(ep.hostname).or(nonempty(ep.domain)),
+        }
+        origin.asn = ep.autonomous_system.and_then(|a| a.number);
+        if let Some(loc) = ep.location {
+            origin.country = nonempty(loc.country).as_deref().and_then(Country::parse);
+            origin.city = nonempty(loc.city);
+            origin.geo = match (loc.lat, loc.long, loc.coordinates) {
+                (Some(lat), Some(lon), _) => GeoPoint::new(lat, lon),
+                (_, _, Some([lon, lat])) => GeoPoint::new(lat, lon),
+                _ => None,
+            };
+        }
+    }
+
+    let (http_method, user_agent, url_path) = match raw.http_request {
+        Some(r) => (nonempty(r.http_method), nonempty(r.user_agent), r.url.and_then(|u| nonempty(u.path))),
+        None => (None, None, None),
+    };
+    let (http_status, bytes_out) = match raw.http_response {
+        Some(r) => (r.code.and_then(|c| u16::try_from(c).ok()), r.length.or(r.body_length)),
+        None => (None, None),
+    };
+    let (api_error, api_code) = match api.response {
+        Some(r) => (nonempty(r.error), r.code),
+        None => (None, None),
+    };
+    let error_code = api_error.or(nonempty(raw.status_code));
+    let status = http_status.or(api_code.and_then(|c| u16::try_from(c).ok()).filter(|c| (100..600).contains(c)));
+    let outcome = match (status, error_code.as_deref(), raw.status_id) {
+        (Some(s), _, _) if s >= 400 => Outcome::from_http_status(s),
+        (_, Some(code), Some(2)) => Outcome::from_error_code(code),
+        (Some(s), _, _) => Outcome::from_http_status(s),
+        (None, _, Some(1)) => Outcome::Success,
+        (None, Some(code), _) => Outcome::from_error_code(code),
+        (None, None, Some(2)) => Outcome::ClientError,
+        _ => Outcome::Unknown,
+    };
+    let resource = match raw.resources.0 {
+        Some(r) => nonempty(r.uid).or(nonempty(r.name)),
+        None => None,
+    }
+    .or(url_path);
+    let event_uid = raw.metadata.and_then(|m| nonempty(m.uid)).or(api.request.and_then(|r| nonempty(r.uid)));
+
+    Ok(Event {
+        time_ms,
+        credential,
+        subject,
+        credential_kind: kind,
+        principal,
+        peer_group: issuer,
+        origin,
+        user_agent,
+        operation,
+        service: api.service.and_then(|s| nonempty(s.name)),
+        resource,
+        http_method,
+        http_status: status,
+        outcome,
+        error_code,
+        bytes_out,
+        event_uid,
+    })
+}
+
+/// A schema-valid OCSF API Activity record, for writing. Only the simulator and tests write OCSF
+/// input; the raw credential here is synthetic.
+#[derive(Debug, Clone)]
+pub struct ApiActivity<'a> {
+    /// Epoch milliseconds.
+    pub time_ms: i64,
+    /// Record id (`metadata.uid`).
+    pub uid: &'a str,
+    /// The credential presented, as logged (`actor.user.credential_uid`).
+    pub credential_uid: &'a str,
+    /// `actor.user.uid`.
+    pub user_uid: &'a str,
+    /// `actor.session.issuer`: the role or group the credential belongs to.
+    pub issuer: Option<&'a str>,
+    /// `api.operation`.
+    pub operation: &'a str,
+    /// `api.service.name`.
+    pub service: &'a str,
+    /// HTTP method.
+    pub http_method: &'a str,
+    /// URL path, also the resource uid.
+    pub path: &'a str,
+    /// HTTP status.
+    pub status: u16,
+    /// Error code, when the request failed.
+    pub error: Option<&'a str>,
+    /// Response bytes.
+    pub bytes_out: u64,
+    /// Client IP.
+    pub ip: std::net::IpAddr,
+    /// Client ASN.
+    pub asn: Option<u32>,
+    /// Client country.
+    pub country: Option<&'a str>,
+    /// Client city.
+    pub city: Option<&'a str>,
+    /// Client coordinates.
+    pub geo: Option<GeoPoint>,
+    /// Client user agent.
+    pub user_agent: &'a str,
+}
+
+impl ApiActivity<'_> {
+    /// OCSF activity id from the HTTP method: 1 Create, 2 Read, 3 Update, 4 Delete, 99 Other.
+    fn activity_id(&self) -> u32 {
+        match self.http_method {
+            "POST" => 1,
+            "GET" | "HEAD" => 2,
+            "PUT" | "PATCH" => 3,
+            "DELETE" => 4,
+            _ => 99,
+        }
+    }
+}
+
+impl Serialize for ApiActivity<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde_json::json;
+        let activity_id = self.activity_id();
+        let ok = self.status < 400;
+        let mut location = serde_json::Map::new();
+        if let Some(c) = self.country {
+            location.insert("country".into(), json!(c));
+        }
+        if let Some(c) = self.city {
+            location.insert("city".into(), json!(c));
+        }
+        if let Some(g) = self.geo {
+            location.insert("lat".into(), json!(g.lat));
+            location.insert("long".into(), json!(g.lon));
+        }
+        let mut src = json!({ "ip": self.ip.to_string() });
+        if !location.is_empty() {
+            src["location"] = serde_json::Value::Object(location);
+        }
+        if let Some(asn) = self.asn {
+            src["autonomous_system"] = json!({ "number": asn });
+        }
+        let mut actor = json!({
+            "user": { "uid": self.user_uid, "credential_uid": self.credential_uid },
+        });
+        if let Some(issuer) = self.issuer {
+            actor["session"] = json!({ "issuer": issuer });
+        }
+        let mut api = json!({
+            "operation": self.operation,
+            "service": { "name": self.service },
+            "request": { "uid": self.uid },
+        });
+        if let Some(e) = self.error {
+            api["response"] = json!({ "error": e, "code": self.status });
+        }
+        let value = json!({
+            "class_uid": API_ACTIVITY_CLASS_UID,
+            "class_name": "API Activity",
+            "category_uid": 6,
+            "category_name": "Application Activity",
+            "activity_id": activity_id,
+            "type_uid": API_ACTIVITY_CLASS_UID * 100 + activity_id,
+            "severity_id": 1,
+            "time": self.time_ms,
+            "status_id": if ok { 1 } else { 2 },
+            "metadata": {
+                "uid": self.uid,
+                "version": "1.8.0",
+                "product": { "name": "credence-sim", "vendor_name": "Credence" },
+            },
+            "actor": actor,
+            "api": api,
+            "src_endpoint": src,
+            "http_request": {
+                "http_method": self.http_method,
+                "user_agent": self.user_agent,
+                "url": { "path": self.path },
+            },
+            "http_response": { "code": self.status, "length": self.bytes_out },
+            "resources": [ { "uid": self.path } ],
+        });
+        value.serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Format, Pseudonymizer};
+
+    const SAMPLE: &str = r#"{"class_uid":6003,"category_uid":6,"activity_id":2,"type_uid":600302,"severity_id":1,
+        "time":1722375081000,"status_id":2,"status_code":"AccessDenied",
+        "metadata":{"uid":"evt-1","version":"1.8.0","product":{"name":"gw","vendor_name":"x"}},
+        "actor":{"user":{"uid":"arn:aws:sts::1:assumed-role/app/i-1","credential_uid":"ASIAEXAMPLEKEY"},
+                 "session":{"issuer":"arn:aws:iam::1:role/app"}},
+        "api":{"operation":"GetObject","service":{"name":"s3.amazonaws.com"},"request":{"uid":"req-1"}},
+        "src_endpoint":{"ip":"203.0.113.9","location":{"country":"br","city":"São Paulo","lat":-23.5,"long":-46.6},
+                        "autonomous_system":{"number":64500}},
+        "http_request":{"http_method":"GET","user_agent":"aws-cli/2","url":{"path":"/bucket/key"}},
+        "http_response":{"code":403,"length":120},
+        "resources":[{"uid":"arn:aws:s3:::bucket/key"},{"uid":"second"}],
+        "unmapped":{"anything":[1,2,3]}}"#;
+
+    fn decoder() -> Decoder {
+        Decoder::new(Format::Ocsf, Pseudonymizer::insecure_demo())
+    }
+
+    #[test]
+    fn decodes_all_fields() {
+        let d = decoder();
+        let e = d.decode_one(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(e.time_ms, 1_722_375_081_000);
+        assert_eq!(e.credential, d.pseudonymizer().credential("ASIAEXAMPLEKEY"));
+        assert_eq!(e.credential_kind, CredentialKind::TemporaryKey);
+        assert_eq!(
+            e.subject,
+            d.pseudonymizer().pseudonymize(Namespace::Session, "arn:aws:sts::1:assumed-role/app/i-1")
+        );
+        assert_eq!(e.peer_group.as_deref(), Some("arn:aws:iam::1:role/app"));
+        assert_eq!(e.operation, "GetObject");
+        assert_eq!(e.service.as_deref(), Some("s3.amazonaws.com"));
+        assert_eq!(e.origin.ip, Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(e.origin.country, Country::parse("BR"));
+        assert_eq!(e.origin.city.as_deref(), Some("São Paulo"));
+        assert_eq!(e.origin.asn, Some(64500));
+        assert!(e.origin.geo.is_some());
+        assert_eq!(e.outcome, Outcome::Denied);
+        assert_eq!(e.http_status, Some(403));
+        assert_eq!(e.bytes_out, Some(120));
+        assert_eq!(e.resource.as_deref(), Some("arn:aws:s3:::bucket/key"));
+        assert_eq!(e.event_uid.as_deref(), Some("evt-1"));
+        assert_eq!(e.user_agent.as_deref(), Some("aws-cli/2"));
+    }
+
+    #[test]
+    fn strings_are_borrowed_when_unescaped() {
+        let d = decoder();
+        let e = d.decode_one(SAMPLE.as_bytes()).unwrap();
+        assert!(matches!(e.operation, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn errors_are_per_record_with_reasons() {
+        let d = decoder();
+        let cases: &[(&[u8], crate::ErrorType)] = &[
+            (b"{not json", crate::ErrorType::InvalidJson),
+            (b"\xff\xfe", crate::ErrorType::InvalidUtf8),
+            (br#"{"class_uid":3002,"time":1}"#, crate::ErrorType::WrongFormat),
+            (
+                br#"{"class_uid":6003,"time":1722375081000,"actor":{"user":{"uid":"u"}}}"#,
+                crate::ErrorType::MissingField,
+            ),
+            (br#"{"class_uid":6003,"time":-5,"actor":{},"api":{"operation":"x"}}"#, crate::ErrorType::InvalidField),
+            (br#"{"class_uid":6003,"time":"soon"}"#, crate::ErrorType::InvalidJson),
+            (b"[]", crate::ErrorType::InvalidJson),
+        ];
+        for (input, want) in cases {
+            let err = d.decode_one(input).unwrap_err();
+            assert_eq!(err.error_type(), *want, "{err} for {}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn oversized_is_rejected_before_parsing() {
+        let d = decoder().with_max_message_bytes(10);
+        assert_eq!(d.decode_one(SAMPLE.as_bytes()).unwrap_err().error_type(), crate::ErrorType::Oversized);
+    }
+
+    #[test]
+    fn encoder_round_trips_through_decoder() {
+        let rec = ApiActivity {
+            time_ms: 1_700_000_000_123,
+            uid: "sim-42",
+            credential_uid: "ck_live_abc",
+            user_uid: "svc-billing",
+            issuer: Some("team-billing"),
+            operation: "GET /v1/invoices/{id}",
+            service: "billing-api",
+            http_method: "GET",
+            path: "/v1/invoices/17",
+            status: 200,
+            error: None,
+            bytes_out: 2048,
+            ip: "198.51.100.7".parse().unwrap(),
+            asn: Some(64501),
+            country: Some("US"),
+            city: Some("Boston"),
+            geo: GeoPoint::new(42.36, -71.06),
+            user_agent: "billing-worker/3.1",
+        };
+        let json = serde_json::to_vec(&rec).unwrap();
+        let d = decoder();
+        let e = d.decode_one(&json).unwrap();
+        assert_eq!(e.time_ms, rec.time_ms);
+        assert_eq!(e.credential, d.pseudonymizer().credential("ck_live_abc"));
+        assert_eq!(e.subject, e.credential);
+        assert_eq!(e.operation, rec.operation);
+        assert_eq!(e.bytes_out, Some(2048));
+        assert_eq!(e.outcome, Outcome::Success);
+        assert_eq!(e.origin.country, Country::parse("US"));
+        assert_eq!(e.event_uid.as_deref(), Some("sim-42"));
+        assert!(!String::from_utf8_lossy(&json).is_empty());
+    }
+}
