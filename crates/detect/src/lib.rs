@@ -1,1 +1,357 @@
-//! placeholder
+//! Per-credential behavioural baselines, the detectors that score events against them, and the
+//! [`Engine`] that holds them all in memory.
+//!
+//! The flow for one event: [`Engine::process`] reduces it to an [`Observation`], looks up its
+//! subject's [`Baseline`] (one map lookup), scores it ([`score::score`], read-only), decides how
+//! much it may teach ([`LearnPolicy`]), and learns ([`Baseline::learn`]). Scoring and learning are
+//! separate steps so analyst feedback can later veto learning.
+//!
+//! Pure and synchronous: no I/O, no clock (all time is event time), no async runtime.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
+use credence_event::{Event, Pseudonym};
+use dashmap::DashMap;
+
+pub mod baseline;
+pub mod config;
+pub mod keys;
+pub mod opclass;
+pub mod population;
+pub mod score;
+pub mod stats;
+pub mod verdict;
+
+pub use baseline::{Baseline, CredentialState, Observation, SNAPSHOT_VERSION};
+pub use config::DetectConfig;
+pub use keys::KeySpace;
+pub use population::{Dim, PeerProfile, Population};
+pub use verdict::{Category, Detector, Severity, Signal, Verdict};
+
+use baseline::to_secs;
+use score::{Context, Novelty};
+
+/// How much an event may teach its baseline, decided after scoring.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LearnPolicy {
+    /// Full weight if the event did not alert, `DetectConfig::alert_learn_weight` if it did.
+    Default,
+    /// Learn at this weight (0–1) regardless.
+    Weight(f32),
+    /// Update clocks and windows only ("benign, but don't learn"; "malicious: never learn").
+    Never,
+}
+
+/// Counters the engine keeps for metrics.
+#[derive(Debug, Default)]
+pub struct EngineCounters {
+    /// Baselines evicted because the store was full.
+    pub evicted_capacity: AtomicU64,
+    /// Baselines dropped by the sweeper for idleness.
+    pub evicted_idle: AtomicU64,
+    /// Events scored.
+    pub scored: AtomicU64,
+}
+
+/// The in-memory detection state of one daemon: baselines by subject, peer profiles, and the
+/// population view. `Sync`: partitions may be processed on several threads.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: DetectConfig,
+    keys: KeySpace,
+    baselines: DashMap<u128, Box<Baseline>>,
+    peers: DashMap<u64, Box<PeerProfile>>,
+    population: Population,
+    counters: EngineCounters,
+}
+
+/// Most peer groups tracked; beyond it, new groups get no profile.
+const MAX_PEER_GROUPS: usize = 100_000;
+/// Fraction of the store evicted at once when it is full, so eviction scans are rare.
+const EVICT_FRACTION: usize = 100;
+
+impl Engine {
+    /// An engine with the given settings and value-key secret.
+    pub fn new(cfg: DetectConfig, keys: KeySpace) -> Engine {
+        Engine {
+            cfg,
+            keys,
+            baselines: DashMap::new(),
+            peers: DashMap::new(),
+            population: Population::default(),
+            counters: EngineCounters::default(),
+        }
+    }
+
+    /// Settings in force.
+    pub fn config(&self) -> &DetectConfig {
+        &self.cfg
+    }
+
+    /// Counters for metrics.
+    pub fn counters(&self) -> &EngineCounters {
+        &self.counters
+    }
+
+    /// Population-wide state.
+    pub fn population(&self) -> &Population {
+        &self.population
+    }
+
+    /// Baselines held.
+    pub fn len(&self) -> usize {
+        self.baselines.len()
+    }
+
+    /// Whether no baseline is held.
+    pub fn is_empty(&self) -> bool {
+        self.baselines.is_empty()
+    }
+
+    /// Scores one event and learns from it: the per-event hot path.
+    pub fn process(&self, event: &Event<'_>, policy: LearnPolicy) -> Verdict {
+        let obs = Observation::new(event, &self.keys);
+        self.population.count_event(obs.t);
+        let credential_state = self.retired_credential(event);
+        let peer_key = obs.peer;
+        if !self.baselines.contains_key(&event.subject.as_u128()) {
+            self.make_room();
+        }
+        let mut entry = self.baselines.entry(event.subject.as_u128()).or_insert_with(|| Box::new(Baseline::new(obs.t)));
+        let baseline: &mut Baseline = &mut entry;
+        let peer_guard = peer_key.or(Some(baseline.peer).filter(|&p| p != 0)).and_then(|k| self.peers.get(&k));
+        let ctx = Context {
+            cfg: &self.cfg,
+            peer: peer_guard.as_deref().map(|b| &**b),
+            population: &self.population,
+            credential_state,
+        };
+        let state = baseline.state_at(&self.cfg, obs.t);
+        let (signals, novelty) = score::score(baseline, &obs, &ctx);
+        drop(peer_guard);
+        let verdict = self.judge(baseline, &obs, signals, state);
+        let weight = match policy {
+            LearnPolicy::Default if verdict.is_alert() => self.cfg.alert_learn_weight,
+            LearnPolicy::Default => 1.0,
+            LearnPolicy::Weight(w) => w.clamp(0.0, 1.0),
+            LearnPolicy::Never => 0.0,
+        };
+        baseline.learn(&obs, weight, novelty.privileged, &self.cfg);
+        drop(entry);
+        self.learn_shared(&obs, novelty, weight);
+        self.counters.scored.fetch_add(1, Ordering::Relaxed);
+        verdict
+    }
+
+    /// Scores one event without learning from it.
+    pub fn score(&self, event: &Event<'_>) -> Verdict {
+        let obs = Observation::new(event, &self.keys);
+        let credential_state = self.retired_credential(event);
+        let fresh;
+        let guard = self.baselines.get(&event.subject.as_u128());
+        let baseline: &Baseline = match &guard {
+            Some(b) => b,
+            None => {
+                fresh = Baseline::new(obs.t);
+                &fresh
+            }
+        };
+        let peer_guard = obs.peer.and_then(|k| self.peers.get(&k));
+        let ctx = Context {
+            cfg: &self.cfg,
+            peer: peer_guard.as_deref().map(|b| &**b),
+            population: &self.population,
+            credential_state,
+        };
+        let state = baseline.state_at(&self.cfg, obs.t);
+        let (signals, _) = score::score(baseline, &obs, &ctx);
+        self.judge(baseline, &obs, signals, state)
+    }
+
+    /// The lifecycle state of the presented credential when it is retired and differs from the
+    /// subject (a revoked temporary key whose session baseline lives on).
+    fn retired_credential(&self, event: &Event<'_>) -> Option<(CredentialState, u32)> {
+        if event.credential == event.subject {
+            return None;
+        }
+        let b = self.baselines.get(&event.credential.as_u128())?;
+        b.state.is_retired().then_some((b.state, b.state_since))
+    }
+
+    /// Updates peer profiles, adoption counts and labels after an event was learned.
+    fn learn_shared(&self, obs: &Observation<'_>, novelty: Novelty, weight: f32) {
+        let t = obs.t;
+        let hl = self.cfg.profile_half_life_secs;
+        if novelty.op {
+            self.population.adopt(Dim::Op, obs.op, t);
+            let e = obs.event;
+            self.population.label_op(obs.op, || match e.service.as_deref() {
+                Some(s) => format!("{s} {}", e.operation),
+                None => e.operation.to_string(),
+            });
+        }
+        if novelty.agent {
+            if let (Some(k), Some(ua)) = (obs.agent, obs.event.user_agent.as_deref()) {
+                self.population.adopt(Dim::Agent, k, t);
+                self.population.label_agent(k, ua);
+            }
+        }
+        for (novel, dim, key) in [
+            (novelty.net, Dim::Net, obs.net),
+            (novelty.asn, Dim::Asn, obs.asn),
+            (novelty.country, Dim::Country, obs.country),
+        ] {
+            if let (true, Some(k)) = (novel, key) {
+                self.population.adopt(dim, k, t);
+            }
+        }
+        let Some(pk) = obs.peer else { return };
+        if weight <= 0.0 || (self.peers.len() >= MAX_PEER_GROUPS && !self.peers.contains_key(&pk)) {
+            return;
+        }
+        let mut p = self.peers.entry(pk).or_default();
+        p.ops.learn(obs.op, t, hl, weight);
+        if let Some(k) = obs.net {
+            p.nets.learn(k, t, hl, weight);
+        }
+        if let Some(k) = obs.asn {
+            p.asns.learn(k, t, hl, weight);
+        }
+        if let Some(k) = obs.country {
+            p.countries.learn(k, t, hl, weight);
+        }
+        p.events = p.events.saturating_add(1);
+        p.members.insert(obs.event.subject.as_u128() as u32 | 1);
+    }
+
+    /// Combines signals into a verdict: score, confidence, severity.
+    fn judge(&self, b: &Baseline, obs: &Observation<'_>, signals: Vec<Signal>, state: CredentialState) -> Verdict {
+        if signals.is_empty() {
+            return Verdict { state, ..Verdict::default() };
+        }
+        // Noisy-OR: independent pieces of evidence reinforce each other.
+        let miss: f32 = signals.iter().map(|s| 1.0 - f32::from(s.score.min(100)) / 100.0).product();
+        let score = (100.0 * (1.0 - miss)).round().min(100.0) as u8;
+        let maturity = b.maturity(&self.cfg, obs.t);
+        let confidence = signals
+            .iter()
+            .map(|s| match s.detector {
+                Detector::GhostCredential => 95.0,
+                Detector::ImpossibleTravel | Detector::ConcurrentUse | Detector::ExpiredTokenStorm => 85.0,
+                Detector::AccessProbing | Detector::Enumeration => 60.0 + 25.0 * maturity,
+                _ => 35.0 + 60.0 * maturity,
+            })
+            .fold(0.0f32, f32::max) as u8;
+        let severity = self.severity(score, confidence, &signals);
+        Verdict { score, confidence, severity, signals, state }
+    }
+
+    fn severity(&self, score: u8, confidence: u8, signals: &[Signal]) -> Option<Severity> {
+        let has = |d: Detector| signals.iter().any(|s| s.detector == d);
+        if let Some(g) = signals.iter().find(|s| s.detector == Detector::GhostCredential) {
+            return Some(if g.score >= 95 { Severity::Critical } else { Severity::High });
+        }
+        if score < self.cfg.alert_score || confidence < self.cfg.min_confidence {
+            return None;
+        }
+        let mut sev = match score {
+            96.. => Severity::Critical,
+            87..=95 => Severity::High,
+            75..=86 => Severity::Medium,
+            _ => Severity::Low,
+        };
+        // A new origin on its own, with the usual client and behaviour, is what travel and
+        // infrastructure changes look like too: worth a look, never an emergency.
+        let origin_only = signals
+            .iter()
+            .all(|s| matches!(s.detector, Detector::NewOrigin | Detector::UnusualHour | Detector::DormantReactivation));
+        if origin_only && has(Detector::NewOrigin) {
+            sev = sev.min(Severity::Medium);
+        }
+        if signals.iter().all(|s| s.detector.category() == verdict::Category::Operational) {
+            sev = sev.min(Severity::Low);
+        }
+        Some(sev)
+    }
+
+    /// Applies a lifecycle record to its credential's state machine.
+    pub fn apply_lifecycle(&self, ev: &LifecycleEvent<'_>) {
+        let t = to_secs(ev.time_ms);
+        let mut b = self.baselines.entry(ev.credential.as_u128()).or_insert_with(|| Box::new(Baseline::new(t)));
+        let next = match ev.action {
+            LifecycleAction::Created => {
+                if b.events == 0 {
+                    b.first_seen = t;
+                }
+                CredentialState::New
+            }
+            LifecycleAction::Revoked => CredentialState::Revoked,
+            // Expiry does not override a revocation.
+            LifecycleAction::Expired if b.state == CredentialState::Revoked => CredentialState::Revoked,
+            LifecycleAction::Expired => CredentialState::Expired,
+            LifecycleAction::Rotated if b.state == CredentialState::Revoked => CredentialState::Revoked,
+            LifecycleAction::Rotated => CredentialState::Rotated,
+        };
+        if next != b.state {
+            b.state = next;
+            b.state_since = t;
+        }
+    }
+
+    /// A copy of one subject's baseline (for snapshots, the admin API and tests).
+    pub fn baseline(&self, subject: Pseudonym) -> Option<Baseline> {
+        self.baselines.get(&subject.as_u128()).map(|b| (**b).clone())
+    }
+
+    /// Drops baselines idle beyond `idle_ttl_secs` (retired credentials are kept for as long:
+    /// a ghost can come back) and stale adoption records. Returns how many were dropped.
+    pub fn sweep(&self, now_ms: i64) -> usize {
+        let now = to_secs(now_ms);
+        let ttl = self.cfg.idle_ttl_secs;
+        let before = self.baselines.len();
+        self.baselines.retain(|_, b| now.saturating_sub(b.last_seen.max(b.state_since)) < ttl);
+        let dropped = before.saturating_sub(self.baselines.len());
+        self.counters.evicted_idle.fetch_add(dropped as u64, Ordering::Relaxed);
+        self.population.sweep(now);
+        dropped
+    }
+
+    /// Keeps the store within `max_credentials`: when full, evicts the least recently seen
+    /// percent (never retired credentials, whose state must outlive their silence).
+    fn make_room(&self) {
+        let max = self.cfg.max_credentials;
+        if self.baselines.len() < max {
+            return;
+        }
+        let mut seen: Vec<(u32, u128)> =
+            self.baselines.iter().filter(|e| !e.state.is_retired()).map(|e| (e.last_seen, *e.key())).collect();
+        let n = (max / EVICT_FRACTION).max(1).min(seen.len());
+        if n == 0 {
+            return;
+        }
+        seen.select_nth_unstable(n - 1);
+        for (_, k) in &seen[..n] {
+            self.baselines.remove(k);
+        }
+        self.counters.evicted_capacity.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Baselines by lifecycle state at `now_ms` (for metrics).
+    pub fn states(&self, now_ms: i64) -> [(CredentialState, usize); 7] {
+        let now = to_secs(now_ms);
+        let mut counts = CredentialState::ALL.map(|s| (s, 0usize));
+        for b in self.baselines.iter() {
+            let s = b.state_at(&self.cfg, now);
+            if let Some(c) = counts.iter_mut().find(|(st, _)| *st == s) {
+                c.1 += 1;
+            }
+        }
+        counts
+    }
+
+    /// Approximate bytes held per baseline: the boxed baseline, its map slot, allocator overhead.
+    pub fn bytes_per_baseline() -> usize {
+        std::mem::size_of::<Baseline>() + std::mem::size_of::<(u128, Box<Baseline>)>() * 2 + 16
+    }
+}

@@ -1,3 +1,9 @@
-//! OCSF Detection Findings: building them from verdicts, and checking them against the schema.
+//! OCSF Detection Findings: folding per-event verdicts into findings ([`Aggregator`]), rendering
+//! them as OCSF 1.8 Detection Finding (class 2004) JSON ([`ocsf`]), and checking JSON against the
+//! OCSF schema ([`schema`]).
 
+pub mod aggregate;
+pub mod ocsf;
 pub mod schema;
+
+pub use aggregate::{Activity, Aggregator, Finding, FindingUpdate};

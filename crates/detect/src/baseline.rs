@@ -1,0 +1,535 @@
+//! The per-credential baseline: what is normal for one subject, in a fixed few hundred bytes.
+//!
+//! Scoring reads a [`Baseline`] (see `score.rs`); learning ([`Baseline::learn`]) is a separate step
+//! with its own weight, so analyst feedback can later decide which events may teach it.
+//! `Baseline` is serde-serialisable; [`SNAPSHOT_VERSION`] versions its layout for snapshots.
+
+use credence_event::{Event, GeoPoint, Outcome};
+use serde::{Deserialize, Serialize};
+
+use crate::config::DetectConfig;
+use crate::keys::{self, KeySpace};
+use crate::stats::{DistinctBits, EwStats, FreqTable};
+
+/// Layout version of a serialised [`Baseline`]. Bump on any change to its fields.
+pub const SNAPSHOT_VERSION: u16 = 1;
+
+/// Seconds since 2000-01-01T00:00:00Z: the compact clock baselines store (u32 lasts to 2136).
+pub const EPOCH_BASE_SECS: i64 = 946_684_800;
+
+/// Converts epoch milliseconds to the baseline clock (at least 1, so 0 can mean "never").
+pub fn to_secs(time_ms: i64) -> u32 {
+    (time_ms.div_euclid(1000) - EPOCH_BASE_SECS).clamp(1, i64::from(u32::MAX)) as u32
+}
+
+/// Converts the baseline clock back to epoch milliseconds.
+pub fn to_ms(secs: u32) -> i64 {
+    (i64::from(secs) + EPOCH_BASE_SECS) * 1000
+}
+
+/// Smoothing of per-minute request counts (over active minutes): about 100 minutes of memory.
+const RATE_ALPHA: f32 = 0.01;
+/// Smoothing of per-event volume: about 500 events of memory.
+const VOLUME_ALPHA: f32 = 0.002;
+/// Smoothing of per-window aggregates: about 50 windows of memory.
+const WINDOW_ALPHA: f32 = 0.02;
+
+/// A credential's lifecycle state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialState {
+    /// Just seen (or announced as created): too little history to judge by itself.
+    #[default]
+    New,
+    /// Building its baseline.
+    Learning,
+    /// Enough history that its own baseline is trusted.
+    Established,
+    /// Idle beyond the dormancy threshold (known at its next use or by the sweeper).
+    Dormant,
+    /// Revoked: every use is a ghost-credential alert.
+    Revoked,
+    /// Expired: a successful use means enforcement failed.
+    Expired,
+    /// Rotated: the old value should fall out of use after a grace period.
+    Rotated,
+}
+
+impl CredentialState {
+    /// Every state, for metrics.
+    pub const ALL: [CredentialState; 7] = [
+        CredentialState::New,
+        CredentialState::Learning,
+        CredentialState::Established,
+        CredentialState::Dormant,
+        CredentialState::Revoked,
+        CredentialState::Expired,
+        CredentialState::Rotated,
+    ];
+
+    /// Name, for labels and text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialState::New => "new",
+            CredentialState::Learning => "learning",
+            CredentialState::Established => "established",
+            CredentialState::Dormant => "dormant",
+            CredentialState::Revoked => "revoked",
+            CredentialState::Expired => "expired",
+            CredentialState::Rotated => "rotated",
+        }
+    }
+
+    /// Terminal states set by lifecycle records, not by behaviour.
+    pub fn is_retired(self) -> bool {
+        matches!(self, CredentialState::Revoked | CredentialState::Expired | CredentialState::Rotated)
+    }
+}
+
+/// One event reduced to the keys and numbers the baseline works with. Built once per event.
+#[derive(Clone, Debug)]
+pub struct Observation<'e> {
+    /// The event itself, for evidence text.
+    pub event: &'e Event<'e>,
+    /// Baseline clock.
+    pub t: u32,
+    /// Hour of the week, 0 = Monday 00:00 UTC.
+    pub hour_of_week: u8,
+    /// Operation key.
+    pub op: u32,
+    /// Network key (/24 or /64), or a hashed host name when the source is not an IP.
+    pub net: Option<u32>,
+    /// ASN key.
+    pub asn: Option<u32>,
+    /// Country key.
+    pub country: Option<u32>,
+    /// User-agent key.
+    pub agent: Option<u32>,
+    /// Resource key.
+    pub resource: Option<u32>,
+    /// Peer-group key.
+    pub peer: Option<u64>,
+    /// The coarsest origin identity available, for concurrent-use tracking.
+    pub origin: Option<u32>,
+}
+
+impl<'e> Observation<'e> {
+    /// Reduces an event.
+    pub fn new(event: &'e Event<'e>, keys: &KeySpace) -> Observation<'e> {
+        let t = to_secs(event.time_ms);
+        // 2000-01-01 was a Saturday: shift so that 0 is Monday 00:00.
+        let hour_of_week = (((u64::from(t) / 3600) + 5 * 24) % 168) as u8;
+        let o = &event.origin;
+        let net = match (o.ip, o.host.as_deref()) {
+            (Some(ip), _) => Some(keys::network(ip)),
+            (None, Some(h)) => Some(keys.host(h)),
+            (None, None) => None,
+        };
+        let asn = o.asn.map(keys::asn);
+        let country = o.country.map(keys::country);
+        Observation {
+            event,
+            t,
+            hour_of_week,
+            op: keys.operation(event.service.as_deref(), &event.operation),
+            net,
+            asn,
+            country,
+            agent: event.user_agent.as_deref().map(|u| keys.user_agent(u)),
+            resource: event.resource.as_deref().map(|r| keys.resource(r)),
+            peer: event.peer_group.as_deref().or(event.principal.as_deref()).map(|g| keys.peer(g)),
+            origin: country.or(asn).or(net),
+        }
+    }
+}
+
+/// Hour-of-week activity counts, halved whenever one saturates (which is also how they decay).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HourProfile {
+    #[serde(with = "crate::stats::serde_arrays")]
+    counts: [u8; 168],
+    total: u32,
+}
+
+impl Default for HourProfile {
+    fn default() -> Self {
+        HourProfile { counts: [0; 168], total: 0 }
+    }
+}
+
+impl HourProfile {
+    /// Activity in hour `h` relative to a uniform week (1.0 = average), smoothed over neighbours.
+    pub fn relative(&self, h: u8) -> f32 {
+        let c = |i: i32| f32::from(self.counts[(i.rem_euclid(168)) as usize]);
+        let h = i32::from(h);
+        let smoothed = c(h) + 0.5 * (c(h - 1) + c(h + 1));
+        let p = (smoothed + 0.1) / (2.0 * self.total as f32 + 33.6);
+        p * 168.0
+    }
+
+    /// Total weight behind the profile.
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+
+    fn learn(&mut self, h: u8) {
+        let i = usize::from(h) % 168;
+        if self.counts[i] == u8::MAX {
+            for c in &mut self.counts {
+                *c /= 2;
+            }
+            self.total = self.counts.iter().map(|&c| u32::from(c)).sum();
+        }
+        self.counts[i] += 1;
+        self.total += 1;
+    }
+}
+
+/// A tumbling window's running totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// Window start, baseline clock (0 = none open).
+    pub start: u32,
+    /// Events in the window.
+    pub events: u32,
+    /// Response bytes in the window.
+    pub bytes: f64,
+    /// Sum of ln(1 + bytes) over events with a size.
+    pub log_bytes: f32,
+    /// Events with a size.
+    pub sized: u32,
+    /// Access failures (denied, rejected, expired).
+    pub failures: u32,
+    /// Expired or rejected credential failures.
+    pub auth_failures: u32,
+    /// Distinct operations.
+    pub ops: DistinctBits,
+    /// Distinct resources.
+    pub resources: DistinctBits,
+    /// Distinct operations among failures.
+    pub failed_ops: DistinctBits,
+}
+
+impl Window {
+    /// Whether `t` falls inside the window that started at `start` and lasts `len` seconds.
+    pub fn contains(&self, t: u32, len: u32) -> bool {
+        self.start != 0 && t >= self.start && t < self.start.saturating_add(len)
+    }
+
+    fn add(&mut self, obs: &Observation<'_>) {
+        let e = obs.event;
+        self.events += 1;
+        if let Some(b) = e.bytes_out {
+            self.bytes += b as f64;
+            self.log_bytes += (b as f32).ln_1p();
+            self.sized += 1;
+        }
+        self.ops.insert(obs.op);
+        if let Some(r) = obs.resource {
+            self.resources.insert(r);
+        }
+        if e.outcome.is_access_failure() {
+            self.failures += 1;
+            self.failed_ops.insert(obs.op);
+            if matches!(e.outcome, Outcome::Expired | Outcome::AuthFailed) {
+                self.auth_failures += 1;
+            }
+        }
+    }
+}
+
+/// A long tumbling window that tracks volume only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VolumeWindow {
+    /// Window start, baseline clock (0 = none open).
+    pub start: u32,
+    /// Events with a size.
+    pub sized: u32,
+    /// Response bytes.
+    pub bytes: f64,
+    /// Sum of ln(1 + bytes).
+    pub log_bytes: f32,
+}
+
+impl VolumeWindow {
+    /// Whether `t` falls inside the window.
+    pub fn contains(&self, t: u32, len: u32) -> bool {
+        self.start != 0 && t >= self.start && t < self.start.saturating_add(len)
+    }
+}
+
+/// Statistics of closed short windows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowStats {
+    /// ln(1 + bytes per window).
+    pub log_bytes: EwStats,
+    /// Distinct operations per window.
+    pub ops: EwStats,
+    /// Distinct resources per window.
+    pub resources: EwStats,
+    /// Failure ratio per window.
+    pub failure_ratio: EwStats,
+}
+
+/// Where the credential was last used, for travel and concurrency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Whereabouts {
+    /// Last located position and when.
+    pub last_geo: Option<(GeoPoint, u32)>,
+    /// Current origin key and its position.
+    pub origin: u32,
+    /// Position of the current origin, if known.
+    pub origin_geo: Option<GeoPoint>,
+    /// The other origin it alternates with, and its position.
+    pub alt: u32,
+    /// Position of the alternate origin.
+    pub alt_geo: Option<GeoPoint>,
+    /// Alternations between `origin` and `alt` since `since`.
+    pub switches: u16,
+    /// Start of the alternation run.
+    pub since: u32,
+}
+
+/// How long alternation between two origins is tracked, seconds.
+pub const CONCURRENCY_WINDOW_SECS: u32 = 3600;
+
+impl Whereabouts {
+    fn learn(&mut self, obs: &Observation<'_>) {
+        let geo = obs.event.origin.geo;
+        if let Some(g) = geo {
+            self.last_geo = Some((g, obs.t));
+        }
+        let Some(o) = obs.origin else { return };
+        if o == self.origin {
+            if geo.is_some() {
+                self.origin_geo = geo;
+            }
+            return;
+        }
+        if o == self.alt && obs.t.saturating_sub(self.since) <= CONCURRENCY_WINDOW_SECS {
+            // Back to the other origin: one more alternation.
+            self.switches = self.switches.saturating_add(1);
+            std::mem::swap(&mut self.origin, &mut self.alt);
+            std::mem::swap(&mut self.origin_geo, &mut self.alt_geo);
+        } else {
+            // A move to a third origin (or the first): start a new run.
+            self.switches = u16::from(self.origin != 0);
+            self.since = obs.t;
+            self.alt = self.origin;
+            self.alt_geo = self.origin_geo;
+            self.origin_geo = None;
+        }
+        self.origin = o;
+        if geo.is_some() {
+            self.origin_geo = geo;
+        }
+    }
+}
+
+/// Everything Credence remembers about one subject (a credential, or the session its short-lived
+/// credentials roll up to). Fixed size; see `tests::baseline_is_small`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Lifecycle state.
+    pub state: CredentialState,
+    /// When the state last changed (baseline clock).
+    pub state_since: u32,
+    /// First event (or `created` record).
+    pub first_seen: u32,
+    /// Last event.
+    pub last_seen: u32,
+    /// Events learned, saturating.
+    pub events: u32,
+    /// Peer group key.
+    pub peer: u64,
+    /// Operations.
+    pub ops: FreqTable<10, 4>,
+    /// Source networks.
+    pub nets: FreqTable<4, 2>,
+    /// Autonomous systems.
+    pub asns: FreqTable<3, 1>,
+    /// Countries.
+    pub countries: FreqTable<3, 1>,
+    /// User agents.
+    pub agents: FreqTable<3, 1>,
+    /// Hour-of-week profile.
+    pub hours: HourProfile,
+    /// Privilege-changing operations ever learned.
+    pub privileged_ops: u16,
+    /// Current minute (baseline clock / 60) and its request count.
+    pub minute: u32,
+    /// Requests in `minute`.
+    pub minute_count: u32,
+    /// Requests per active minute.
+    pub rate: EwStats,
+    /// ln(1 + bytes) per event.
+    pub volume: EwStats,
+    /// Short window in progress.
+    pub short: Window,
+    /// Closed short windows.
+    pub short_stats: WindowStats,
+    /// Long window in progress.
+    pub long: VolumeWindow,
+    /// Travel and concurrency tracking.
+    pub whereabouts: Whereabouts,
+}
+
+impl Baseline {
+    /// A fresh baseline first seen at `t`.
+    pub fn new(t: u32) -> Baseline {
+        Baseline { first_seen: t, last_seen: t, state_since: t, ..Baseline::default() }
+    }
+
+    /// How far the baseline is from maturity, 0–1 (events and age both count).
+    pub fn maturity(&self, cfg: &DetectConfig, now: u32) -> f32 {
+        let by_events = self.events as f32 / cfg.mature_events.max(1) as f32;
+        let by_age = now.saturating_sub(self.first_seen) as f32 / cfg.mature_age_secs.max(1) as f32;
+        by_events.min(by_age).clamp(0.0, 1.0)
+    }
+
+    /// The state this baseline is in at `now`, before the event at `now` is learned.
+    pub fn state_at(&self, cfg: &DetectConfig, now: u32) -> CredentialState {
+        if self.state.is_retired() {
+            return self.state;
+        }
+        if self.events > 0 && now.saturating_sub(self.last_seen) >= cfg.dormancy_secs {
+            return CredentialState::Dormant;
+        }
+        self.state
+    }
+
+    /// Teaches the baseline one observation with weight `w` in `[0, 1]`. Counters, clocks and
+    /// windows always advance (they measure what happened); profiles learn in proportion to `w`.
+    pub fn learn(&mut self, obs: &Observation<'_>, w: f32, privileged: bool, cfg: &DetectConfig) {
+        let t = obs.t;
+        let hl = cfg.profile_half_life_secs;
+        self.ops.learn(obs.op, t, hl, w);
+        if let Some(k) = obs.net {
+            self.nets.learn(k, t, hl, w);
+        }
+        if let Some(k) = obs.asn {
+            self.asns.learn(k, t, hl, w);
+        }
+        if let Some(k) = obs.country {
+            self.countries.learn(k, t, hl, w);
+        }
+        if let Some(k) = obs.agent {
+            self.agents.learn(k, t, hl, w);
+        }
+        if w > 0.0 {
+            self.hours.learn(obs.hour_of_week);
+        }
+        if privileged && w > 0.0 {
+            self.privileged_ops = self.privileged_ops.saturating_add(1);
+        }
+        if let Some(p) = obs.peer {
+            self.peer = p;
+        }
+
+        // Request rate per active minute.
+        let minute = t / 60;
+        if minute != self.minute {
+            if self.minute != 0 {
+                self.rate.update(self.minute_count as f32, RATE_ALPHA, w);
+            }
+            self.minute = minute;
+            self.minute_count = 0;
+        }
+        self.minute_count += 1;
+
+        if let Some(b) = obs.event.bytes_out {
+            self.volume.update((b as f32).ln_1p(), VOLUME_ALPHA, w);
+        }
+
+        // Short window: fold the closed one into its statistics, then add this event.
+        if !self.short.contains(t, cfg.short_window_secs) {
+            if self.short.start != 0 && self.short.events > 0 {
+                let s = &self.short;
+                let st = &mut self.short_stats;
+                if s.sized > 0 {
+                    st.log_bytes.update(s.bytes.ln_1p() as f32, WINDOW_ALPHA, w);
+                }
+                st.ops.update(s.ops.estimate(), WINDOW_ALPHA, w);
+                st.resources.update(s.resources.estimate(), WINDOW_ALPHA, w);
+                st.failure_ratio.update(s.failures as f32 / s.events as f32, WINDOW_ALPHA, w);
+            }
+            self.short = Window { start: t, ..Window::default() };
+        }
+        self.short.add(obs);
+        if !self.long.contains(t, cfg.long_window_secs) {
+            self.long = VolumeWindow { start: t, ..VolumeWindow::default() };
+        }
+        if let Some(b) = obs.event.bytes_out {
+            self.long.sized += 1;
+            self.long.bytes += b as f64;
+            self.long.log_bytes += (b as f32).ln_1p();
+        }
+
+        self.whereabouts.learn(obs);
+
+        // Lifecycle transitions driven by use.
+        self.events = self.events.saturating_add(1);
+        self.last_seen = self.last_seen.max(t);
+        let next = match self.state {
+            s if s.is_retired() => s,
+            CredentialState::New if self.events >= cfg.learning_events => CredentialState::Learning,
+            CredentialState::Learning | CredentialState::Dormant
+                if self.events >= cfg.mature_events && t.saturating_sub(self.first_seen) >= cfg.mature_age_secs =>
+            {
+                CredentialState::Established
+            }
+            CredentialState::Dormant => CredentialState::Learning,
+            s => s,
+        };
+        if next != self.state {
+            self.state = next;
+            self.state_since = t;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credence_event::{Pseudonym, Pseudonymizer};
+
+    #[test]
+    fn baseline_is_small() {
+        let size = std::mem::size_of::<Baseline>();
+        // The budget is 1 KiB per resident credential, including the allocator's header (8 bytes)
+        // and the map slot (~40 bytes at typical load): the baseline itself gets 864.
+        assert!(size <= 864, "Baseline is {size} bytes; the budget is under 1 KiB per credential");
+    }
+
+    #[test]
+    fn time_base_round_trips_and_weeks_start_monday() {
+        // 2026-03-02T00:00:00Z is a Monday.
+        let monday = 1_772_409_600_000;
+        assert_eq!(to_ms(to_secs(monday)), monday);
+        let cred = Pseudonymizer::insecure_demo().credential("k");
+        let e = Event::new(monday + 3_600_000 * 25, cred, "op");
+        let obs = Observation::new(&e, &KeySpace::new([0; 16]));
+        assert_eq!(obs.hour_of_week, 25);
+    }
+
+    #[test]
+    fn lifecycle_advances_with_use() {
+        let cfg = DetectConfig { mature_events: 20, learning_events: 5, mature_age_secs: 3600, ..Default::default() };
+        let ks = KeySpace::new([1; 16]);
+        let mut b = Baseline::new(to_secs(0));
+        for i in 0..30 {
+            let e = Event::new(1_000_000_000_000 + i * 600_000, Pseudonym::default(), "op");
+            let obs = Observation::new(&e, &ks);
+            if i == 0 {
+                b = Baseline::new(obs.t);
+            }
+            b.learn(&obs, 1.0, false, &cfg);
+            if i == 6 {
+                assert_eq!(b.state, CredentialState::Learning);
+            }
+        }
+        assert_eq!(b.state, CredentialState::Established);
+        let later = b.last_seen + cfg.dormancy_secs;
+        assert_eq!(b.state_at(&cfg, later), CredentialState::Dormant);
+    }
+}

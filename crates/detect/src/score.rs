@@ -1,0 +1,633 @@
+//! The detectors: each reads a [`Baseline`] (never writes it) and one [`Observation`], and may
+//! produce a [`Signal`] with its evidence. Evidence text is built only when a detector fires.
+
+use credence_event::{time::format_rfc3339_ms, Outcome};
+
+use crate::baseline::{to_ms, Baseline, CredentialState, Observation, CONCURRENCY_WINDOW_SECS};
+use crate::config::DetectConfig;
+use crate::keys;
+use crate::opclass::{classify, OpClass};
+use crate::population::{Dim, PeerProfile, Population};
+use crate::stats::{FreqTable, Lookup};
+use crate::verdict::{Detector, Signal};
+
+/// Surprise, in bits, below which a novel value is unremarkable.
+const NOVELTY_FLOOR_BITS: f32 = 4.0;
+/// Bits per e-fold of score above the floor: 10 bits of surprise scores about 63.
+const NOVELTY_SCALE_BITS: f32 = 6.0;
+/// Share of a peer group's traffic from which a value counts as known to the peers.
+const PEER_KNOWN_SHARE: f32 = 0.01;
+/// Minimum per-minute requests for a burst, whatever the history: quieter is never a burst.
+const RATE_MIN_PER_MINUTE: f32 = 20.0;
+/// A burst is at least this many times the usual per-minute rate.
+const RATE_MIN_RATIO: f32 = 6.0;
+/// Minutes of history before the rate detector trusts its baseline.
+const RATE_MIN_MINUTES: u32 = 30;
+/// Smallest short-window volume that can be exfiltration, bytes.
+const EXFIL_MIN_BYTES: f64 = 5.0e6;
+/// Smallest long-window volume that can be slow exfiltration, bytes.
+const SLOW_EXFIL_MIN_BYTES: f64 = 2.0e6;
+/// Slow exfiltration: the long window's typical response is at least this many times usual.
+const SLOW_EXFIL_MIN_RATIO: f32 = 2.5;
+/// Requests in the long window before its mean is trusted.
+const SLOW_EXFIL_MIN_EVENTS: u32 = 30;
+/// Enumeration floors: distinct operations / resources in one short window.
+const ENUM_MIN_OPS: f32 = 12.0;
+const ENUM_MIN_RESOURCES: f32 = 40.0;
+/// Probing floors: failures and distinct failed operations in one short window.
+const PROBE_MIN_FAILURES: u32 = 8;
+const PROBE_MIN_FAILED_OPS: f32 = 5.0;
+/// Expired-token storm floor: rejected-credential failures in one short window.
+const STORM_MIN_FAILURES: u32 = 20;
+/// Alternations between two distant origins that make concurrent use.
+const CONCURRENT_MIN_SWITCHES: u16 = 4;
+/// Origins closer than this are one place for concurrency, km.
+const CONCURRENT_MIN_KM: f64 = 300.0;
+
+/// What scoring needs besides the subject's baseline.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// Settings.
+    pub cfg: &'a DetectConfig,
+    /// The subject's peer profile, if any.
+    pub peer: Option<&'a PeerProfile>,
+    /// Population-wide state.
+    pub population: &'a Population,
+    /// Lifecycle state of the presented credential when it differs from the subject (a revoked
+    /// temporary key of a still-valid session).
+    pub credential_state: Option<(CredentialState, u32)>,
+}
+
+/// What scoring found, beyond the signals: what the learning step needs to know.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Novelty {
+    /// The operation is new to the subject.
+    pub op: bool,
+    /// The operation changes privileges.
+    pub privileged: bool,
+    /// The network, ASN, country, client are new to the subject.
+    pub net: bool,
+    /// ASN new.
+    pub asn: bool,
+    /// Country new.
+    pub country: bool,
+    /// Client new.
+    pub agent: bool,
+    /// The baseline was trusted: established, or judged through a mature peer group.
+    pub supported: bool,
+}
+
+fn novelty_score(bits: f32) -> f32 {
+    if bits <= NOVELTY_FLOOR_BITS {
+        0.0
+    } else {
+        100.0 * (1.0 - (-(bits - NOVELTY_FLOOR_BITS) / NOVELTY_SCALE_BITS).exp())
+    }
+}
+
+fn pct(share: f32) -> String {
+    let p = share * 100.0;
+    if p >= 10.0 {
+        format!("{p:.0}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+fn days(secs: u32) -> String {
+    let d = secs as f32 / 86_400.0;
+    if d >= 2.0 {
+        format!("{d:.0} days")
+    } else {
+        format!("{:.0} hours", secs as f32 / 3600.0)
+    }
+}
+
+fn bytes(b: f64) -> String {
+    match b {
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} kB", b / 1e3),
+        b => format!("{b:.0} B"),
+    }
+}
+
+fn usual<const K: usize, const W: usize>(t: &FreqTable<K, W>, label: impl Fn(u32) -> String) -> String {
+    let top = t.top(3);
+    if top.is_empty() {
+        return "none recorded".into();
+    }
+    top.iter().map(|(k, share, _)| format!("{} {}", label(*k), pct(*share))).collect::<Vec<_>>().join(", ")
+}
+
+/// Scores one observation against its subject's baseline. Read-only.
+pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Signal>, Novelty) {
+    let cfg = ctx.cfg;
+    let t = obs.t;
+    let hl = cfg.profile_half_life_secs;
+    let state = b.state_at(cfg, t);
+    let established = matches!(state, CredentialState::Established)
+        || (state == CredentialState::Dormant && b.events >= cfg.mature_events);
+    let peer = ctx.peer.filter(|p| p.is_mature());
+    let mut signals = Vec::new();
+    let mut nov =
+        Novelty { supported: established || (peer.is_some() && b.events < cfg.mature_events), ..Default::default() };
+    ghost(b, obs, ctx, &mut signals);
+
+    // Categorical novelty, against the subject's own tables.
+    let op = b.ops.lookup(obs.op, t, hl);
+    nov.op = op.novel;
+    if op.novel {
+        let e = obs.event;
+        nov.privileged = classify(e.service.as_deref(), &e.operation, e.http_method.as_deref()) == OpClass::Privilege;
+    }
+    let look = |table: Option<u32>, f: &dyn Fn(u32) -> Lookup| table.map(f);
+    let net = look(obs.net, &|k| b.nets.lookup(k, t, hl));
+    let asn = look(obs.asn, &|k| b.asns.lookup(k, t, hl));
+    let country = look(obs.country, &|k| b.countries.lookup(k, t, hl));
+    let agent = look(obs.agent, &|k| b.agents.lookup(k, t, hl));
+    nov.net = net.is_some_and(|l| l.novel);
+    nov.asn = asn.is_some_and(|l| l.novel);
+    nov.country = country.is_some_and(|l| l.novel);
+    nov.agent = agent.is_some_and(|l| l.novel);
+
+    let scope = Scope { b, obs, ctx, peer, established };
+    if b.events > 0 {
+        origin(&scope, [net, asn, country], &mut signals);
+        client(b, obs, ctx, agent, &mut signals);
+    }
+    if nov.privileged {
+        privilege(&scope, &mut signals);
+    }
+    if established {
+        unusual_hour(b, obs, &mut signals);
+        if state == CredentialState::Dormant {
+            let idle = t.saturating_sub(b.last_seen);
+            signals.push(Signal {
+                detector: Detector::DormantReactivation,
+                score: 68,
+                observed: format!("first use after {} idle", days(idle)),
+                baseline: format!(
+                    "last used {}; dormancy threshold {}",
+                    format_rfc3339_ms(to_ms(b.last_seen)),
+                    days(cfg.dormancy_secs)
+                ),
+            });
+        }
+    }
+    travel(b, obs, cfg, &mut signals);
+    concurrency(b, obs, &mut signals);
+    rate(b, obs, ctx, &mut signals);
+    volume(b, obs, cfg, &mut signals);
+    window(b, obs, cfg, &mut signals);
+
+    // Without a trusted baseline, behavioural signals are only hints.
+    if !nov.supported {
+        let m = b.maturity(cfg, t);
+        for s in &mut signals {
+            if matches!(
+                s.detector,
+                Detector::NewOrigin
+                    | Detector::NewClient
+                    | Detector::UnusualHour
+                    | Detector::PrivilegeEscalation
+                    | Detector::RateBurst
+                    | Detector::Exfiltration
+                    | Detector::SlowExfiltration
+                    | Detector::Enumeration
+            ) {
+                s.score = (f32::from(s.score) * (0.4 + 0.4 * m)) as u8;
+            }
+        }
+    }
+    signals.retain(|s| s.score > 0);
+    signals.sort_by_key(|s| std::cmp::Reverse(s.score));
+    (signals, nov)
+}
+
+fn ghost(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Signal>) {
+    let (state, since) = ctx.credential_state.unwrap_or((b.state, b.state_since));
+    let outcome = obs.event.outcome;
+    let accepted = !outcome.is_access_failure();
+    let when = format_rfc3339_ms(to_ms(since));
+    let (score, what) = match state {
+        CredentialState::Revoked => (if accepted { 100 } else { 85 }, "revoked"),
+        CredentialState::Expired if accepted => (95, "expired"),
+        CredentialState::Rotated if obs.t.saturating_sub(since) > ctx.cfg.rotation_grace_secs => {
+            (if accepted { 85 } else { 70 }, "rotated out")
+        }
+        _ => return,
+    };
+    let result = if accepted { "and the request was accepted" } else { "and the request was refused" };
+    out.push(Signal {
+        detector: Detector::GhostCredential,
+        score,
+        observed: format!("{} used at {} {result}", obs.event.operation, format_rfc3339_ms(obs.event.time_ms)),
+        baseline: format!("credential {what} at {when}; no use is legitimate after that"),
+    });
+}
+
+/// What the novelty detectors share.
+struct Scope<'s> {
+    b: &'s Baseline,
+    obs: &'s Observation<'s>,
+    ctx: &'s Context<'s>,
+    peer: Option<&'s PeerProfile>,
+    established: bool,
+}
+
+impl Scope<'_> {
+    /// How much history the subject has, in words (built only for evidence).
+    fn history(&self) -> String {
+        days(self.obs.t.saturating_sub(self.b.first_seen))
+    }
+}
+
+fn origin(s: &Scope<'_>, [net, asn, country]: [Option<Lookup>; 3], out: &mut Vec<Signal>) {
+    let Scope { b, obs, ctx, peer, established } = *s;
+    let t = obs.t;
+    let hl = ctx.cfg.profile_half_life_secs;
+    // Judge a newcomer by its peers; judge an established credential by itself, discounting
+    // values its peers already use.
+    let judge = |own: Option<Lookup>, peer_table: Option<Lookup>, dim: Dim, key: Option<u32>, weight: f32| -> f32 {
+        let Some(own) = own else { return 0.0 };
+        let mut bits = if established {
+            if !own.novel {
+                return 0.0;
+            }
+            own.surprise_bits()
+        } else {
+            match peer_table {
+                Some(p) if p.novel => p.surprise_bits(),
+                _ => return 0.0,
+            }
+        };
+        if established && peer_table.is_some_and(|p| !p.novel && p.share >= PEER_KNOWN_SHARE) {
+            bits -= 4.0;
+        }
+        if let Some(k) = key {
+            let adopters = ctx.population.adopters(dim, k, t);
+            bits -= 2.0 * (1.0 + adopters as f32).log2();
+        }
+        bits * weight
+    };
+    let pc = |f: &dyn Fn(&PeerProfile) -> Lookup| peer.map(f);
+    let c_bits =
+        judge(country, obs.country.and_then(|k| pc(&|p| p.countries.lookup(k, t, hl))), Dim::Country, obs.country, 1.0);
+    let a_bits = judge(asn, obs.asn.and_then(|k| pc(&|p| p.asns.lookup(k, t, hl))), Dim::Asn, obs.asn, 1.0);
+    let n_bits = judge(net, obs.net.and_then(|k| pc(&|p| p.nets.lookup(k, t, hl))), Dim::Net, obs.net, 0.5);
+    let mut parts = [c_bits, a_bits, n_bits];
+    parts.sort_by(|x, y| y.total_cmp(x));
+    let bits = parts[0] + 0.3 * parts[1].max(0.0);
+    let score = novelty_score(bits);
+    if score < 1.0 {
+        return;
+    }
+    let o = &obs.event.origin;
+    let mut observed = String::from("origin");
+    if let Some(c) = o.country {
+        observed.push_str(&format!(" country {c}"));
+    }
+    if let Some(a) = o.asn {
+        observed.push_str(&format!(" AS{a}"));
+    }
+    match (o.ip, o.host.as_deref()) {
+        (Some(ip), _) => observed.push_str(&format!(" {}", keys::network_label(keys::network(ip)))),
+        (None, Some(h)) => observed.push_str(&format!(" host {h}")),
+        _ => {}
+    }
+    if let Some(city) = o.city.as_deref() {
+        observed.push_str(&format!(" ({city})"));
+    }
+    let mut never = Vec::new();
+    if country.is_some_and(|l| l.novel) {
+        never.push("country");
+    }
+    if asn.is_some_and(|l| l.novel) {
+        never.push("ASN");
+    }
+    if net.is_some_and(|l| l.novel) {
+        never.push("network");
+    }
+    let whose = if established { "this credential" } else { "this new credential or its peers" };
+    let usual_txt = if !b.countries.is_empty() {
+        format!("usual countries: {}", usual(&b.countries, keys::country_label))
+    } else if !b.asns.is_empty() {
+        format!("usual ASNs: {}", usual(&b.asns, |k| format!("AS{k}")))
+    } else {
+        format!("usual networks: {}", usual(&b.nets, keys::network_label))
+    };
+    out.push(Signal {
+        detector: Detector::NewOrigin,
+        score: score.min(99.0) as u8,
+        observed,
+        baseline: format!("{} never used by {whose} in {} of history; {usual_txt}", never.join(" and "), s.history()),
+    });
+}
+
+fn client(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, agent: Option<Lookup>, out: &mut Vec<Signal>) {
+    let (Some(l), Some(k)) = (agent, obs.agent) else { return };
+    if !l.novel || b.agents.is_empty() {
+        return;
+    }
+    let adopters = ctx.population.adopters(Dim::Agent, k, obs.t);
+    let bits = 0.7 * l.surprise_bits() - 2.0 * (1.0 + adopters as f32).log2();
+    let score = novelty_score(bits);
+    if score < 1.0 {
+        return;
+    }
+    let ua = obs.event.user_agent.as_deref().unwrap_or("");
+    out.push(Signal {
+        detector: Detector::NewClient,
+        score: score.min(90.0) as u8,
+        observed: format!("user agent \"{}\"", ua.chars().take(120).collect::<String>()),
+        baseline: format!(
+            "never seen on this credential; usual clients: {}",
+            usual(&b.agents, |k| format!("\"{}\"", ctx.population.agent_label(k)))
+        ),
+    });
+}
+
+fn privilege(s: &Scope<'_>, out: &mut Vec<Signal>) {
+    let Scope { b, obs, ctx, peer, .. } = *s;
+    let mut score: f32 = if b.privileged_ops == 0 { 72.0 } else { 35.0 };
+    if b.short.contains(obs.t, ctx.cfg.short_window_secs) && b.short.failures > 0 {
+        score += 10.0; // Denials just before: trying until something works.
+    }
+    if peer.is_some_and(|p| {
+        let l = p.ops.lookup(obs.op, obs.t, ctx.cfg.profile_half_life_secs);
+        !l.novel && l.share >= PEER_KNOWN_SHARE
+    }) {
+        score -= 30.0;
+    }
+    let adopters = ctx.population.adopters(Dim::Op, obs.op, obs.t);
+    score -= 10.0 * (1.0 + adopters as f32).log2();
+    if b.events == 0 || score <= 0.0 {
+        return;
+    }
+    let e = obs.event;
+    let api = match e.service.as_deref() {
+        Some(s) => format!("{s} {}", e.operation),
+        None => e.operation.to_string(),
+    };
+    let before = if b.privileged_ops == 0 {
+        "no privilege-changing operation".to_string()
+    } else {
+        format!("{} other privilege-changing operations", b.privileged_ops)
+    };
+    out.push(Signal {
+        detector: Detector::PrivilegeEscalation,
+        score: score.min(95.0) as u8,
+        observed: format!("first call of {api} ({:?})", e.outcome).to_lowercase(),
+        baseline: format!(
+            "{before} in {} of history; usual operations: {}",
+            s.history(),
+            usual(&b.ops, |k| ctx.population.op_label(k))
+        ),
+    });
+}
+
+fn unusual_hour(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
+    /// Activity profile weight before the hour-of-week profile is trusted.
+    const MIN_PROFILE: u32 = 200;
+    if b.hours.total() < MIN_PROFILE {
+        return;
+    }
+    let rel = b.hours.relative(obs.hour_of_week);
+    if rel >= 0.05 {
+        return;
+    }
+    let bits = -rel.max(1e-4).log2();
+    let score = (bits * 6.0).min(40.0);
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let h = obs.hour_of_week;
+    out.push(Signal {
+        detector: Detector::UnusualHour,
+        score: score as u8,
+        observed: format!("activity on {} {:02}:00 UTC", DAYS[usize::from(h / 24)], h % 24),
+        baseline: format!("this hour of the week carries {:.1}x an average hour's activity", rel),
+    });
+}
+
+fn travel(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec<Signal>) {
+    let (Some(here), Some((there, then))) = (obs.event.origin.geo, b.whereabouts.last_geo) else { return };
+    let km = here.distance_km(there);
+    if km < f64::from(cfg.min_travel_km) {
+        return;
+    }
+    let hours = f64::from(obs.t.saturating_sub(then).max(60)) / 3600.0;
+    let kmh = km / hours;
+    if kmh <= f64::from(cfg.max_travel_kmh) {
+        return;
+    }
+    let score = 70.0 + 8.0 * (kmh / f64::from(cfg.max_travel_kmh)).log2();
+    out.push(Signal {
+        detector: Detector::ImpossibleTravel,
+        score: score.min(95.0) as u8,
+        observed: format!(
+            "{:.0} km from the previous use in {:.0} minutes ({:.0} km/h){}",
+            km,
+            hours * 60.0,
+            kmh,
+            obs.event.origin.country.map(|c| format!(", now in {c}")).unwrap_or_default()
+        ),
+        baseline: format!("no journey is faster than {:.0} km/h", cfg.max_travel_kmh),
+    });
+}
+
+fn concurrency(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
+    let w = &b.whereabouts;
+    let Some(o) = obs.origin else { return };
+    if o != w.alt || o == w.origin || obs.t.saturating_sub(w.since) > CONCURRENCY_WINDOW_SECS {
+        return;
+    }
+    let switches = w.switches + 1;
+    if switches < CONCURRENT_MIN_SWITCHES {
+        return;
+    }
+    let far = match (w.origin_geo, obs.event.origin.geo.or(w.alt_geo)) {
+        (Some(a), Some(c)) => a.distance_km(c) >= CONCURRENT_MIN_KM,
+        // Without coordinates, two countries are far apart; two networks of one country are not.
+        _ => obs.country.is_some(),
+    };
+    if !far {
+        return;
+    }
+    let score = 70.0 + 4.0 * f32::from(switches - CONCURRENT_MIN_SWITCHES);
+    out.push(Signal {
+        detector: Detector::ConcurrentUse,
+        score: score.min(95.0) as u8,
+        observed: format!(
+            "{switches} alternations between two distant origins in {} minutes",
+            obs.t.saturating_sub(w.since) / 60
+        ),
+        baseline: "one holder uses a credential from one place at a time".into(),
+    });
+}
+
+fn rate(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Signal>) {
+    if b.rate.n < RATE_MIN_MINUTES {
+        return;
+    }
+    let count = if obs.t / 60 == b.minute { b.minute_count + 1 } else { 1 } as f32;
+    let surge = ctx.population.surge_factor();
+    let threshold =
+        RATE_MIN_PER_MINUTE.max(b.rate.mean * RATE_MIN_RATIO).max(b.rate.mean + 8.0 * b.rate.sd(1.0)) * surge;
+    if count < threshold {
+        return;
+    }
+    let score = 55.0 + 12.0 * (count / threshold).log2();
+    let surge_note =
+        if surge > 1.5 { format!(" (population-wide traffic {surge:.1}x usual, allowed for)") } else { String::new() };
+    out.push(Signal {
+        detector: Detector::RateBurst,
+        score: score.min(95.0) as u8,
+        observed: format!("{count:.0} requests in the current minute"),
+        baseline: format!("usual {:.1} ± {:.1} per active minute{surge_note}", b.rate.mean, b.rate.sd(0.0)),
+    });
+}
+
+fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec<Signal>) {
+    let Some(this) = obs.event.bytes_out else { return };
+    let this_f = this as f64;
+    let st = &b.short_stats.log_bytes;
+    let in_short = b.short.contains(obs.t, cfg.short_window_secs);
+    let (sum, n) = if in_short { (b.short.bytes + this_f, b.short.events + 1) } else { (this_f, 1) };
+    let mut fired = false;
+    if st.n >= 10 && sum >= EXFIL_MIN_BYTES {
+        let ln = sum.ln_1p() as f32;
+        let threshold = (st.mean + 4.0 * st.sd(0.5)).max(st.mean + 10f32.ln());
+        if ln > threshold {
+            fired = true;
+            out.push(Signal {
+                detector: Detector::Exfiltration,
+                score: (62.0 + 8.0 * (ln - threshold)).min(97.0) as u8,
+                observed: format!(
+                    "{} returned in {} minutes over {n} requests",
+                    bytes(sum),
+                    obs.t.saturating_sub(if in_short { b.short.start } else { obs.t }) / 60
+                ),
+                baseline: format!(
+                    "usual {}-minute volume about {} (p99 about {})",
+                    cfg.short_window_secs / 60,
+                    bytes(f64::from(st.mean).exp_m1()),
+                    bytes(f64::from(st.mean + 2.33 * st.sd(0.0)).exp_m1())
+                ),
+            });
+        }
+    }
+    let v = &b.volume;
+    if !fired && v.n >= 100 && b.long.contains(obs.t, cfg.long_window_secs) {
+        let n = b.long.sized + 1;
+        let total = b.long.bytes + this_f;
+        let mean_ln = (b.long.log_bytes + (this as f32).ln_1p()) / n as f32;
+        let elevation = mean_ln - v.mean;
+        let z = elevation / (v.sd(0.3) / (n as f32).sqrt());
+        if n >= SLOW_EXFIL_MIN_EVENTS
+            && total >= SLOW_EXFIL_MIN_BYTES
+            && elevation >= SLOW_EXFIL_MIN_RATIO.ln()
+            && z >= 6.0
+        {
+            out.push(Signal {
+                detector: Detector::SlowExfiltration,
+                score: (60.0 + 12.0 * (elevation - SLOW_EXFIL_MIN_RATIO.ln())).min(92.0) as u8,
+                observed: format!(
+                    "{} over {} requests in {} hours, typical response {:.1}x usual",
+                    bytes(total),
+                    n,
+                    obs.t.saturating_sub(b.long.start) / 3600,
+                    elevation.exp()
+                ),
+                baseline: format!("usual response about {}", bytes(f64::from(v.mean).exp_m1())),
+            });
+        }
+    }
+}
+
+fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec<Signal>) {
+    let e = obs.event;
+    let mut w = if b.short.contains(obs.t, cfg.short_window_secs) { b.short } else { Default::default() };
+    // The window as it will be once this event is added.
+    w.events += 1;
+    w.ops.insert(obs.op);
+    if let Some(r) = obs.resource {
+        w.resources.insert(r);
+    }
+    if e.outcome.is_access_failure() {
+        w.failures += 1;
+        w.failed_ops.insert(obs.op);
+        if matches!(e.outcome, Outcome::Expired | Outcome::AuthFailed) {
+            w.auth_failures += 1;
+        }
+    }
+    let minutes = obs.t.saturating_sub(if w.start == 0 { obs.t } else { w.start }) / 60;
+    let st = &b.short_stats;
+    let failed_ops = w.failed_ops.estimate();
+    let usual_fail = if st.failure_ratio.n >= 5 { st.failure_ratio.mean } else { 0.0 };
+
+    if e.outcome.is_access_failure() {
+        if matches!(e.outcome, Outcome::Expired | Outcome::AuthFailed)
+            && w.auth_failures >= STORM_MIN_FAILURES
+            && failed_ops <= 3.5
+        {
+            out.push(Signal {
+                detector: Detector::ExpiredTokenStorm,
+                score: (62.0 + 5.0 * (w.auth_failures as f32 / STORM_MIN_FAILURES as f32).log2()).min(75.0) as u8,
+                observed: format!(
+                    "{} rejected-credential failures ({}) on {:.0} operation(s) in {minutes} minutes",
+                    w.auth_failures,
+                    e.error_code.as_deref().unwrap_or("401"),
+                    failed_ops.max(1.0)
+                ),
+                baseline: format!("usual failure rate {}", pct(usual_fail)),
+            });
+        } else if w.failures >= PROBE_MIN_FAILURES
+            && failed_ops >= PROBE_MIN_FAILED_OPS
+            && w.failures as f32 / w.events as f32 >= 0.3
+            && usual_fail < 0.2
+        {
+            out.push(Signal {
+                detector: Detector::AccessProbing,
+                score: (62.0 + 4.0 * (failed_ops - PROBE_MIN_FAILED_OPS)).min(95.0) as u8,
+                observed: format!(
+                    "{} failed calls across {:.0} operations in {minutes} minutes, latest {} → {}",
+                    w.failures,
+                    failed_ops,
+                    e.operation,
+                    e.error_code.as_deref().unwrap_or("denied")
+                ),
+                baseline: format!("usual failure rate {}", pct(usual_fail)),
+            });
+        }
+    }
+
+    let trusted = st.ops.n >= 5;
+    let ops = w.ops.estimate();
+    let ops_threshold =
+        if trusted { ENUM_MIN_OPS.max(st.ops.mean + 5.0 * st.ops.sd(1.0) + 3.0) } else { ENUM_MIN_OPS * 1.5 };
+    let res = w.resources.estimate();
+    let res_threshold = if trusted {
+        ENUM_MIN_RESOURCES.max(st.resources.mean + 5.0 * st.resources.sd(2.0) + 10.0)
+    } else {
+        ENUM_MIN_RESOURCES * 1.5
+    };
+    let over_ops = ops - ops_threshold;
+    let over_res = (res - res_threshold) / 4.0;
+    if over_ops >= 0.0 || over_res >= 0.0 {
+        out.push(Signal {
+            detector: Detector::Enumeration,
+            score: (60.0 + 3.0 * over_ops.max(over_res)).min(95.0) as u8,
+            observed: format!("{ops:.0} distinct operations and {res:.0} distinct resources in {minutes} minutes"),
+            baseline: if trusted {
+                format!(
+                    "usual per {} minutes: {:.0} operations, {:.0} resources",
+                    cfg.short_window_secs / 60,
+                    st.ops.mean,
+                    st.resources.mean
+                )
+            } else {
+                "no usual level yet; judged against absolute floors".into()
+            },
+        });
+    }
+}

@@ -1,0 +1,223 @@
+//! What scoring says about one event.
+
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::CredentialState;
+
+/// A detector: one kind of anomaly Credence looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detector {
+    /// A revoked, expired or rotated-out credential is still in use.
+    GhostCredential,
+    /// Used from a network, ASN or country this credential has not used.
+    NewOrigin,
+    /// Used with a client (user agent) this credential has not used.
+    NewClient,
+    /// Consecutive uses too far apart for the time between them.
+    ImpossibleTravel,
+    /// Interleaved use from two distant origins.
+    ConcurrentUse,
+    /// Activity in an hour of the week this credential is normally idle.
+    UnusualHour,
+    /// Request rate far above this credential's own history.
+    RateBurst,
+    /// Many denied calls across many operations: probing for permissions.
+    AccessProbing,
+    /// A client retrying with an expired or invalid token: an operational problem.
+    ExpiredTokenStorm,
+    /// Response volume far above this credential's own distribution.
+    Exfiltration,
+    /// Response volume moderately but persistently above normal for hours.
+    SlowExfiltration,
+    /// Many distinct operations or resources in a short window.
+    Enumeration,
+    /// Privilege-changing operations this credential has never performed.
+    PrivilegeEscalation,
+    /// Activity after a long idle period.
+    DormantReactivation,
+}
+
+/// Whether a detector speaks of an attack or of an operational problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Possible compromise or misuse.
+    Security,
+    /// A client or integration misbehaving.
+    Operational,
+}
+
+impl Detector {
+    /// Every detector, for metrics.
+    pub const ALL: [Detector; 14] = [
+        Detector::GhostCredential,
+        Detector::NewOrigin,
+        Detector::NewClient,
+        Detector::ImpossibleTravel,
+        Detector::ConcurrentUse,
+        Detector::UnusualHour,
+        Detector::RateBurst,
+        Detector::AccessProbing,
+        Detector::ExpiredTokenStorm,
+        Detector::Exfiltration,
+        Detector::SlowExfiltration,
+        Detector::Enumeration,
+        Detector::PrivilegeEscalation,
+        Detector::DormantReactivation,
+    ];
+
+    /// Stable identifier, as in findings and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detector::GhostCredential => "ghost_credential",
+            Detector::NewOrigin => "new_origin",
+            Detector::NewClient => "new_client",
+            Detector::ImpossibleTravel => "impossible_travel",
+            Detector::ConcurrentUse => "concurrent_use",
+            Detector::UnusualHour => "unusual_hour",
+            Detector::RateBurst => "rate_burst",
+            Detector::AccessProbing => "access_probing",
+            Detector::ExpiredTokenStorm => "expired_token_storm",
+            Detector::Exfiltration => "exfiltration",
+            Detector::SlowExfiltration => "slow_exfiltration",
+            Detector::Enumeration => "enumeration",
+            Detector::PrivilegeEscalation => "privilege_escalation",
+            Detector::DormantReactivation => "dormant_reactivation",
+        }
+    }
+
+    /// A short title for an alert.
+    pub fn title(self) -> &'static str {
+        match self {
+            Detector::GhostCredential => "Revoked credential still in use",
+            Detector::NewOrigin => "Credential used from a new origin",
+            Detector::NewClient => "Credential used by a new client",
+            Detector::ImpossibleTravel => "Impossible travel between uses of a credential",
+            Detector::ConcurrentUse => "Credential used concurrently from distant origins",
+            Detector::UnusualHour => "Credential active at an unusual hour",
+            Detector::RateBurst => "Request rate burst",
+            Detector::AccessProbing => "Permission probing: many denied operations",
+            Detector::ExpiredTokenStorm => "Expired-token retry storm",
+            Detector::Exfiltration => "Unusual data volume returned to a credential",
+            Detector::SlowExfiltration => "Sustained elevated data volume",
+            Detector::Enumeration => "Enumeration of operations or resources",
+            Detector::PrivilegeEscalation => "Privilege-changing operations never used before",
+            Detector::DormantReactivation => "Dormant credential reactivated",
+        }
+    }
+
+    /// Security or operational.
+    pub fn category(self) -> Category {
+        match self {
+            Detector::ExpiredTokenStorm => Category::Operational,
+            _ => Category::Security,
+        }
+    }
+
+    /// What the analyst should do first.
+    pub fn remediation(self) -> &'static str {
+        match self {
+            Detector::GhostCredential => "Block the credential at every gateway and identity provider now; confirm the revocation propagated; treat the source as hostile and search for other credentials it used.",
+            Detector::NewOrigin | Detector::NewClient => "Confirm with the credential's owner that this origin and client are theirs; if not, revoke and rotate the credential and review what it accessed from the new origin.",
+            Detector::ImpossibleTravel | Detector::ConcurrentUse => "Two parties are likely using the credential. Revoke and reissue it, and review the activity from the origin the owner does not recognise.",
+            Detector::UnusualHour => "Check with the owner whether this activity was scheduled; correlate with other signals before acting.",
+            Detector::RateBurst => "Check for scraping or a runaway client; rate-limit the credential and confirm the owner expects this load.",
+            Detector::AccessProbing => "A caller is testing what the credential may do. Revoke it if the owner does not recognise the calls, and review the operations that succeeded.",
+            Detector::ExpiredTokenStorm => "A client keeps retrying with an expired or invalid token: tell the owning team to fix token refresh; no compromise is indicated by this alone.",
+            Detector::Exfiltration | Detector::SlowExfiltration => "Identify the data returned in the window, confirm the owner expects that volume, and revoke the credential if not; assess data-breach obligations.",
+            Detector::Enumeration => "Review the listed operations and resources; enumeration often precedes privilege escalation or exfiltration. Restrict the credential if it is not expected.",
+            Detector::PrivilegeEscalation => "Review and roll back the privilege changes (new keys, attached policies, role trust changes); revoke the credential if the owner did not make them.",
+            Detector::DormantReactivation => "Confirm the owner resumed using this credential; dormant credentials are prime targets—retire it if it is no longer needed.",
+        }
+    }
+}
+
+/// Severity, as OCSF `severity_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Not alert-worthy.
+    Informational = 1,
+    /// Worth a look.
+    Low = 2,
+    /// Investigate.
+    Medium = 3,
+    /// Investigate now.
+    High = 4,
+    /// Act now.
+    Critical = 5,
+}
+
+impl Severity {
+    /// Every severity, for metrics.
+    pub const ALL: [Severity; 5] =
+        [Severity::Informational, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    /// OCSF `severity_id`.
+    pub fn id(self) -> u8 {
+        self as u8
+    }
+
+    /// Lower-case name, for labels and text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Informational => "informational",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// OCSF caption.
+    pub fn caption(self) -> &'static str {
+        match self {
+            Severity::Informational => "Informational",
+            Severity::Low => "Low",
+            Severity::Medium => "Medium",
+            Severity::High => "High",
+            Severity::Critical => "Critical",
+        }
+    }
+}
+
+/// One detector's finding about one event, with its evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Which detector.
+    pub detector: Detector,
+    /// Its score, 0–100.
+    pub score: u8,
+    /// What was observed, in words and numbers ("country BR", "412 requests in 1 min").
+    pub observed: String,
+    /// The baseline it broke ("never seen in 41 days; usual: US 97%, CA 3%").
+    pub baseline: String,
+}
+
+/// The judgement of one event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Combined anomaly score, 0–100.
+    pub score: u8,
+    /// How sure the score is, 0–100: low while the baseline is immature.
+    pub confidence: u8,
+    /// Severity, when the event is alert-worthy.
+    pub severity: Option<Severity>,
+    /// The detectors that fired, strongest first.
+    pub signals: Vec<Signal>,
+    /// The subject's lifecycle state when the event arrived.
+    pub state: CredentialState,
+}
+
+impl Verdict {
+    /// Whether this event should raise (or update) a finding.
+    pub fn is_alert(&self) -> bool {
+        self.severity.is_some_and(|s| s >= Severity::Low)
+    }
+
+    /// The strongest detector, if any fired.
+    pub fn primary(&self) -> Option<Detector> {
+        self.signals.first().map(|s| s.detector)
+    }
+}

@@ -1,0 +1,356 @@
+//! Folding alert-worthy verdicts into findings, so a SOC sees one finding per credential incident
+//! instead of one alert per event.
+//!
+//! Anomalies of one subject and category (security or operational) within `window_ms` of each
+//! other update one open finding. An update is emitted only when the finding gets worse (higher
+//! severity) or wider (a new detector): a burst of 10,000 anomalous requests yields a handful of
+//! records, not 10,000.
+
+use std::collections::HashMap;
+
+use credence_detect::{Category, CredentialState, Detector, Severity, Signal, Verdict};
+use credence_event::{Event, GeoPoint, Pseudonym};
+use sha2::{Digest, Sha256};
+
+/// Default time without a new anomaly after which a finding closes: one hour.
+pub const DEFAULT_WINDOW_MS: i64 = 3_600_000;
+/// Most related event ids kept per finding (the count is kept in full).
+const MAX_RELATED: usize = 32;
+/// Most source samples kept per finding.
+const MAX_SOURCES: usize = 8;
+/// Most findings open at once; beyond it the least recently updated is closed early.
+const MAX_OPEN: usize = 100_000;
+
+/// Whether a record opens a finding or updates it (OCSF `activity_id` 1 and 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activity {
+    /// First record of a finding.
+    Create,
+    /// The finding escalated or widened.
+    Update,
+}
+
+/// One source of activity seen in a finding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceSample {
+    /// IP address, or the logged host when not an IP.
+    pub address: String,
+    /// ASN.
+    pub asn: Option<u32>,
+    /// Country code.
+    pub country: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Coordinates.
+    pub geo: Option<GeoPoint>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// Operation and service.
+    pub operation: String,
+    /// Service.
+    pub service: Option<String>,
+    /// When.
+    pub time_ms: i64,
+}
+
+/// A finding: one incident on one credential.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    /// Deterministic id: the same event stream always yields the same id, so consumers can
+    /// deduplicate after a replay or a crash.
+    pub uid: String,
+    /// Subject (baseline key) pseudonym.
+    pub subject: Pseudonym,
+    /// Credential pseudonym of the first anomalous event.
+    pub credential: Pseudonym,
+    /// Principal, if logged.
+    pub principal: Option<String>,
+    /// Peer group, if logged.
+    pub peer_group: Option<String>,
+    /// Security or operational.
+    pub category: Category,
+    /// First anomalous event time.
+    pub first_ms: i64,
+    /// Latest anomalous event time.
+    pub last_ms: i64,
+    /// Highest severity so far.
+    pub severity: Severity,
+    /// Highest combined score so far.
+    pub score: u8,
+    /// Confidence of the highest-scoring verdict.
+    pub confidence: u8,
+    /// Strongest signal per detector, strongest first.
+    pub signals: Vec<Signal>,
+    /// Anomalous events folded in.
+    pub count: u64,
+    /// Ids of the triggering events (first [`MAX_RELATED`]).
+    pub related: Vec<String>,
+    /// Where the anomalous activity came from (first few distinct).
+    pub sources: Vec<SourceSample>,
+    /// Credential lifecycle state at the first event.
+    pub state: CredentialState,
+    /// Revision: 0 when created, +1 per update.
+    pub revision: u32,
+}
+
+impl Finding {
+    /// The strongest detector.
+    pub fn primary(&self) -> Detector {
+        self.signals.first().map_or(Detector::NewOrigin, |s| s.detector)
+    }
+
+    /// Detectors involved, strongest first.
+    pub fn detectors(&self) -> impl Iterator<Item = Detector> + '_ {
+        self.signals.iter().map(|s| s.detector)
+    }
+}
+
+/// A finding record to publish.
+#[derive(Clone, Debug)]
+pub struct FindingUpdate {
+    /// Create or update.
+    pub activity: Activity,
+    /// The finding as it now stands.
+    pub finding: Finding,
+}
+
+/// Folds verdicts into findings. Owned by one pipeline; not shared.
+#[derive(Debug)]
+pub struct Aggregator {
+    window_ms: i64,
+    min_severity: Severity,
+    open: HashMap<(u128, bool), Finding>,
+}
+
+fn category_key(c: Category) -> bool {
+    c == Category::Operational
+}
+
+impl Aggregator {
+    /// An aggregator closing findings after `window_ms` without anomalies and reporting verdicts
+    /// of at least `min_severity`.
+    pub fn new(window_ms: i64, min_severity: Severity) -> Aggregator {
+        Aggregator { window_ms: window_ms.max(1), min_severity, open: HashMap::new() }
+    }
+
+    /// Findings open now.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Folds one event's verdict in. Returns a record to publish when a finding opens, escalates
+    /// or widens.
+    pub fn observe(&mut self, event: &Event<'_>, verdict: &Verdict) -> Option<FindingUpdate> {
+        let severity = verdict.severity.filter(|s| *s >= self.min_severity)?;
+        let primary = verdict.signals.first()?;
+        let category = if verdict.signals.iter().all(|s| s.detector.category() == Category::Operational) {
+            Category::Operational
+        } else {
+            Category::Security
+        };
+        let key = (event.subject.as_u128(), category_key(category));
+        let now = event.time_ms;
+        let window = self.window_ms;
+        if let Some(f) = self.open.get(&key) {
+            if now - f.last_ms > window {
+                self.open.remove(&key);
+            }
+        }
+        if self.open.len() >= MAX_OPEN && !self.open.contains_key(&key) {
+            self.evict_oldest();
+        }
+        let mut created = false;
+        let f = self.open.entry(key).or_insert_with(|| {
+            created = true;
+            Finding {
+                uid: finding_uid(event.subject, category, now, primary.detector),
+                subject: event.subject,
+                credential: event.credential,
+                principal: event.principal.as_deref().map(str::to_owned),
+                peer_group: event.peer_group.as_deref().map(str::to_owned),
+                category,
+                first_ms: now,
+                last_ms: now,
+                severity,
+                score: verdict.score,
+                confidence: verdict.confidence,
+                signals: Vec::new(),
+                count: 0,
+                related: Vec::new(),
+                sources: Vec::new(),
+                state: verdict.state,
+                revision: 0,
+            }
+        });
+        f.count += 1;
+        f.last_ms = f.last_ms.max(now);
+        if f.related.len() < MAX_RELATED {
+            if let Some(id) = event.event_uid.as_deref() {
+                if !f.related.iter().any(|r| r == id) {
+                    f.related.push(id.to_owned());
+                }
+            }
+        }
+        record_source(f, event);
+        let mut changed = created;
+        if severity > f.severity {
+            f.severity = severity;
+            changed = true;
+        }
+        if verdict.score > f.score {
+            f.score = verdict.score;
+            f.confidence = verdict.confidence;
+        }
+        for s in &verdict.signals {
+            match f.signals.iter_mut().find(|x| x.detector == s.detector) {
+                Some(x) if s.score > x.score => *x = s.clone(),
+                Some(_) => {}
+                None => {
+                    f.signals.push(s.clone());
+                    changed = true;
+                }
+            }
+        }
+        f.signals.sort_by_key(|s| std::cmp::Reverse(s.score));
+        if !changed {
+            return None;
+        }
+        if !created {
+            f.revision += 1;
+        }
+        let activity = if created { Activity::Create } else { Activity::Update };
+        Some(FindingUpdate { activity, finding: f.clone() })
+    }
+
+    /// Closes findings idle for longer than the window as of `now_ms`; returns them.
+    pub fn close_idle(&mut self, now_ms: i64) -> Vec<Finding> {
+        let window = self.window_ms;
+        let keys: Vec<_> = self.open.iter().filter(|(_, f)| now_ms - f.last_ms > window).map(|(k, _)| *k).collect();
+        keys.into_iter().filter_map(|k| self.open.remove(&k)).collect()
+    }
+
+    /// Closes every open finding (end of a replay, shutdown).
+    pub fn close_all(&mut self) -> Vec<Finding> {
+        self.open.drain().map(|(_, f)| f).collect()
+    }
+
+    fn evict_oldest(&mut self) {
+        if let Some(k) = self.open.iter().min_by_key(|(_, f)| f.last_ms).map(|(k, _)| *k) {
+            self.open.remove(&k);
+        }
+    }
+}
+
+fn record_source(f: &mut Finding, e: &Event<'_>) {
+    if f.sources.len() >= MAX_SOURCES {
+        return;
+    }
+    let address = match (e.origin.ip, e.origin.host.as_deref()) {
+        (Some(ip), _) => ip.to_string(),
+        (None, Some(h)) => h.to_owned(),
+        (None, None) => return,
+    };
+    let ua = e.user_agent.as_deref();
+    if f.sources.iter().any(|s| s.address == address && s.user_agent.as_deref() == ua) {
+        return;
+    }
+    f.sources.push(SourceSample {
+        address,
+        asn: e.origin.asn,
+        country: e.origin.country.map(|c| c.to_string()),
+        city: e.origin.city.as_deref().map(str::to_owned),
+        geo: e.origin.geo,
+        user_agent: ua.map(str::to_owned),
+        operation: e.operation.to_string(),
+        service: e.service.as_deref().map(str::to_owned),
+        time_ms: e.time_ms,
+    });
+}
+
+/// Deterministic finding id: a hash of subject, category, first anomalous event time and the
+/// detector that opened it. Contains nothing reversible beyond the (already keyed) pseudonym.
+pub fn finding_uid(subject: Pseudonym, category: Category, first_ms: i64, detector: Detector) -> String {
+    let mut h = Sha256::new();
+    h.update(b"credence/finding/v1\0");
+    h.update(subject.0);
+    h.update([category_key(category) as u8]);
+    h.update(first_ms.to_be_bytes());
+    h.update(detector.as_str().as_bytes());
+    let d = h.finalize();
+    let x = hex::encode(&d[..16]);
+    // UUID-shaped for the consumers that expect one.
+    format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credence_event::Pseudonymizer;
+
+    fn verdict(detector: Detector, score: u8, severity: Severity) -> Verdict {
+        Verdict {
+            score,
+            confidence: 80,
+            severity: Some(severity),
+            signals: vec![Signal { detector, score, observed: "o".into(), baseline: "b".into() }],
+            state: CredentialState::Established,
+        }
+    }
+
+    #[test]
+    fn repeated_anomalies_update_one_finding() {
+        let p = Pseudonymizer::insecure_demo();
+        let cred = p.credential("k1");
+        let mut agg = Aggregator::new(DEFAULT_WINDOW_MS, Severity::Low);
+        let mut records = Vec::new();
+        for i in 0..1000 {
+            let mut e = Event::new(1_000_000 + i * 1000, cred, "GetObject");
+            let id = format!("ev-{i}");
+            e.event_uid = Some(id.as_str().into());
+            let v = if i == 500 {
+                verdict(Detector::Exfiltration, 92, Severity::High)
+            } else {
+                verdict(Detector::RateBurst, 70, Severity::Low)
+            };
+            if let Some(u) = agg.observe(&e, &v) {
+                records.push(u);
+            }
+        }
+        assert_eq!(records.len(), 2, "one create, one escalation");
+        assert_eq!(records[0].activity, Activity::Create);
+        assert_eq!(records[1].activity, Activity::Update);
+        assert_eq!(records[0].finding.uid, records[1].finding.uid);
+        assert_eq!(records[1].finding.severity, Severity::High);
+        assert_eq!(records[1].finding.primary(), Detector::Exfiltration);
+        assert_eq!(records[0].finding.related, vec!["ev-0"]);
+        let closed = agg.close_all();
+        assert_eq!(closed[0].count, 1000);
+        assert_eq!(closed[0].related.len(), MAX_RELATED);
+    }
+
+    #[test]
+    fn a_quiet_window_closes_the_finding_and_ids_are_deterministic() {
+        let cred = Pseudonymizer::insecure_demo().credential("k2");
+        let mut agg = Aggregator::new(60_000, Severity::Low);
+        let v = verdict(Detector::NewOrigin, 70, Severity::Low);
+        let a = agg.observe(&Event::new(0, cred, "x"), &v).unwrap();
+        let b = agg.observe(&Event::new(120_000, cred, "x"), &v).unwrap();
+        assert_ne!(a.finding.uid, b.finding.uid);
+        let mut again = Aggregator::new(60_000, Severity::Low);
+        assert_eq!(again.observe(&Event::new(0, cred, "x"), &v).unwrap().finding.uid, a.finding.uid);
+        assert!(agg.close_idle(120_000 + 60_001).len() == 1);
+    }
+
+    #[test]
+    fn below_min_severity_is_ignored_and_categories_split() {
+        let cred = Pseudonymizer::insecure_demo().credential("k3");
+        let mut agg = Aggregator::new(60_000, Severity::Medium);
+        assert!(agg.observe(&Event::new(0, cred, "x"), &verdict(Detector::NewOrigin, 65, Severity::Low)).is_none());
+        let mut agg = Aggregator::new(60_000, Severity::Low);
+        let s = agg.observe(&Event::new(0, cred, "x"), &verdict(Detector::Enumeration, 70, Severity::Low)).unwrap();
+        let o =
+            agg.observe(&Event::new(1, cred, "x"), &verdict(Detector::ExpiredTokenStorm, 70, Severity::Low)).unwrap();
+        assert_ne!(s.finding.uid, o.finding.uid);
+        assert_eq!(o.finding.category, Category::Operational);
+    }
+}

@@ -1,0 +1,286 @@
+//! Rendering findings as OCSF 1.8 Detection Findings (class_uid 2004).
+
+use credence_detect::{Category, Detector, Severity};
+use credence_event::time::format_rfc3339_ms;
+use serde_json::{json, Map, Value};
+
+use crate::aggregate::{Activity, Finding, FindingUpdate};
+
+/// OCSF schema version written.
+pub const OCSF_VERSION: &str = "1.8.0";
+/// Detection Finding class uid.
+pub const DETECTION_FINDING: u32 = 2004;
+
+/// Product metadata for every finding.
+#[derive(Clone, Debug)]
+pub struct Product {
+    /// Product version.
+    pub version: String,
+    /// Where the finding was produced (pod or host name), if known.
+    pub instance: Option<String>,
+}
+
+impl Default for Product {
+    fn default() -> Self {
+        Product { version: env!("CARGO_PKG_VERSION").to_string(), instance: None }
+    }
+}
+
+fn confidence_id(c: u8) -> u8 {
+    match c {
+        0..=39 => 1,
+        40..=74 => 2,
+        _ => 3,
+    }
+}
+
+fn risk_level(score: u8) -> (u8, &'static str) {
+    match score {
+        0..=39 => (0, "Info"),
+        40..=59 => (1, "Low"),
+        60..=79 => (2, "Medium"),
+        80..=94 => (3, "High"),
+        _ => (4, "Critical"),
+    }
+}
+
+fn title(f: &Finding) -> String {
+    let primary = f.primary();
+    let others: Vec<_> = f.detectors().skip(1).map(Detector::as_str).collect();
+    if others.is_empty() {
+        primary.title().to_string()
+    } else {
+        format!("{} (with {})", primary.title(), others.join(", "))
+    }
+}
+
+/// A short human summary: what happened, to whom, how unusual, how sure.
+pub fn description(f: &Finding) -> String {
+    let who = f.principal.as_deref().unwrap_or("unknown principal");
+    let mut d = format!(
+        "Credential {} ({who}) {} between {} and {}: {} anomalous request(s). Score {}/100, confidence {}/100, lifecycle state {}.",
+        f.credential,
+        match f.category {
+            Category::Security => "behaved anomalously",
+            Category::Operational => "showed an operational anomaly",
+        },
+        format_rfc3339_ms(f.first_ms),
+        format_rfc3339_ms(f.last_ms),
+        f.count,
+        f.score,
+        f.confidence,
+        f.state.as_str(),
+    );
+    for s in &f.signals {
+        d.push_str(&format!(" [{}] observed {}; baseline: {}.", s.detector.as_str(), s.observed, s.baseline));
+    }
+    d
+}
+
+/// Renders one finding record as OCSF JSON.
+pub fn render(update: &FindingUpdate, product: &Product) -> Value {
+    let f = &update.finding;
+    let (activity_id, activity_name) = match update.activity {
+        Activity::Create => (1, "Create"),
+        Activity::Update => (2, "Update"),
+    };
+    let severity: Severity = f.severity;
+    let (risk_level_id, risk_level_name) = risk_level(f.score);
+    let credential = f.credential.to_string();
+    let mut user = Map::new();
+    user.insert("credential_uid".into(), json!(credential));
+    user.insert("programmatic_credentials".into(), json!([{ "uid": credential, "type": "pseudonymised" }]));
+    match f.principal.as_deref() {
+        Some(p) => {
+            user.insert("uid".into(), json!(p));
+            user.insert("name".into(), json!(p));
+        }
+        None => {
+            user.insert("uid".into(), json!(f.subject.to_string()));
+        }
+    }
+    if let Some(g) = f.peer_group.as_deref() {
+        user.insert("groups".into(), json!([{ "name": g }]));
+    }
+    let related: Vec<Value> =
+        f.related.iter().map(|id| json!({ "uid": id, "product_uid": "credence", "type_uid": 600300 + 99 })).collect();
+    let anomalies: Vec<Value> = f
+        .signals
+        .iter()
+        .map(|s| json!({ "observation_parameter": s.detector.as_str(), "observations": [ { "value": s.observed } ] }))
+        .collect();
+    let baselines: Vec<Value> = f
+        .signals
+        .iter()
+        .map(|s| json!({ "observation_parameter": s.detector.as_str(), "observations": [ { "value": s.baseline } ] }))
+        .collect();
+    let evidences: Vec<Value> = f
+        .sources
+        .iter()
+        .map(|s| {
+            let mut ep = Map::new();
+            if s.address.parse::<std::net::IpAddr>().is_ok() {
+                ep.insert("ip".into(), json!(s.address));
+            } else {
+                ep.insert("hostname".into(), json!(s.address));
+            }
+            let mut loc = Map::new();
+            if let Some(c) = &s.country {
+                loc.insert("country".into(), json!(c));
+            }
+            if let Some(c) = &s.city {
+                loc.insert("city".into(), json!(c));
+            }
+            if let Some(g) = s.geo {
+                loc.insert("coordinates".into(), json!([g.lon, g.lat]));
+            }
+            if !loc.is_empty() {
+                ep.insert("location".into(), Value::Object(loc));
+            }
+            if let Some(a) = s.asn {
+                ep.insert("autonomous_system".into(), json!({ "number": a }));
+            }
+            let mut api = json!({ "operation": s.operation });
+            if let Some(svc) = &s.service {
+                api["service"] = json!({ "name": svc });
+            }
+            let mut ev = json!({ "src_endpoint": ep, "api": api });
+            if let Some(ua) = &s.user_agent {
+                ev["http_request"] = json!({ "user_agent": ua });
+            }
+            ev
+        })
+        .collect();
+    let types: Vec<&str> = f.detectors().map(Detector::as_str).collect();
+    let remediation: Vec<&str> = f.detectors().map(Detector::remediation).collect();
+    let mut metadata = json!({
+        "version": OCSF_VERSION,
+        "uid": format!("{}-r{}", f.uid, f.revision),
+        "product": { "name": "Credence", "vendor_name": "Credence", "version": product.version },
+        "profiles": ["host"],
+        "log_name": "credence.findings",
+    });
+    if let Some(i) = &product.instance {
+        metadata["loggers"] = json!([{ "name": "credence", "uid": i }]);
+        metadata["loggers"][0]["product"] = json!({ "name": "Credence", "version": product.version });
+    }
+    let title = title(f);
+    json!({
+        "class_uid": DETECTION_FINDING,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "type_uid": DETECTION_FINDING * 100 + activity_id,
+        "type_name": format!("Detection Finding: {activity_name}"),
+        "time": f.last_ms,
+        "start_time": f.first_ms,
+        "end_time": f.last_ms,
+        "count": f.count,
+        "severity_id": severity.id(),
+        "severity": severity.caption(),
+        "confidence_id": confidence_id(f.confidence),
+        "confidence_score": f.confidence,
+        "risk_score": f.score,
+        "risk_level_id": risk_level_id,
+        "risk_level": risk_level_name,
+        "status_id": 1,
+        "status": "New",
+        "is_alert": true,
+        "message": title,
+        "metadata": metadata,
+        "finding_info": {
+            "uid": f.uid,
+            "title": title,
+            "desc": description(f),
+            "types": types,
+            "analytic": {
+                "uid": format!("credence.{}", f.primary().as_str()),
+                "name": f.primary().as_str(),
+                "type_id": 2,
+                "type": "Behavioral",
+            },
+            "first_seen_time": f.first_ms,
+            "last_seen_time": f.last_ms,
+            "created_time": f.first_ms,
+            "modified_time": f.last_ms,
+            "related_events": related,
+            "related_events_count": f.count,
+        },
+        "anomaly_analyses": [ {
+            "analysis_targets": [ { "name": credential, "type": "credential" } ],
+            "anomalies": anomalies,
+            "baselines": baselines,
+        } ],
+        "actor": { "user": Value::Object(user) },
+        "evidences": evidences,
+        "remediation": { "desc": remediation.join(" ") },
+        "unmapped": {
+            "credence": {
+                "subject": f.subject.to_string(),
+                "category": match f.category { Category::Security => "security", Category::Operational => "operational" },
+                "lifecycle_state": f.state.as_str(),
+                "revision": f.revision,
+                "detector_scores": f.signals.iter().map(|s| (s.detector.as_str().to_string(), json!(s.score))).collect::<Map<_, _>>(),
+            }
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::Aggregator;
+    use crate::schema::OcsfSchema;
+    use credence_detect::{CredentialState, Signal, Verdict};
+    use credence_event::{Country, Event, GeoPoint, Pseudonymizer};
+
+    fn schema() -> OcsfSchema {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ocsf");
+        OcsfSchema::load(&dir).expect("the OCSF schema in ../shared/ocsf must load")
+    }
+
+    #[test]
+    fn rendered_findings_validate_against_ocsf_and_hold_no_raw_credential() {
+        let raw = "AKIAIOSFODNN7EXAMPLE";
+        let p = Pseudonymizer::insecure_demo();
+        let mut e = Event::new(1_772_409_600_000, p.credential(raw), "GetObject");
+        e.principal = Some("arn:aws:iam::1:user/alice".into());
+        e.peer_group = Some("team-data".into());
+        e.service = Some("s3.amazonaws.com".into());
+        e.event_uid = Some("evt-9".into());
+        e.user_agent = Some("python-requests/2.31".into());
+        e.origin.ip = Some("203.0.113.9".parse().unwrap());
+        e.origin.country = Country::parse("BR");
+        e.origin.city = Some("São Paulo".into());
+        e.origin.asn = Some(64500);
+        e.origin.geo = GeoPoint::new(-23.5, -46.6);
+        let v = Verdict {
+            score: 91,
+            confidence: 88,
+            severity: Some(Severity::High),
+            signals: vec![
+                Signal {
+                    detector: Detector::NewOrigin,
+                    score: 80,
+                    observed: "origin country BR AS64500".into(),
+                    baseline: "country never used in 41 days; usual: US 97%, CA 3%".into(),
+                },
+                Signal { detector: Detector::NewClient, score: 50, observed: "ua".into(), baseline: "usual".into() },
+            ],
+            state: CredentialState::Established,
+        };
+        let mut agg = Aggregator::new(3_600_000, Severity::Low);
+        let u = agg.observe(&e, &v).unwrap();
+        let json = render(&u, &Product { instance: Some("pod-1".into()), ..Product::default() });
+        let violations = schema().validate(&json);
+        assert!(violations.is_empty(), "{}", violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"));
+        let text = json.to_string();
+        assert!(!text.contains(raw));
+        assert_eq!(json["finding_info"]["related_events"][0]["uid"], "evt-9");
+        assert_eq!(json["actor"]["user"]["credential_uid"], p.credential(raw).to_string());
+        assert_eq!(json["severity_id"], 4);
+        assert!(json["finding_info"]["desc"].as_str().unwrap().contains("usual: US 97%"));
+    }
+}
