@@ -208,6 +208,8 @@ pub struct Window {
     pub resources: DistinctBits,
     /// Distinct operations among failures.
     pub failed_ops: DistinctBits,
+    /// Distinct resources among failures.
+    pub failed_resources: DistinctBits,
 }
 
 impl Window {
@@ -216,7 +218,8 @@ impl Window {
         self.start != 0 && t >= self.start && t < self.start.saturating_add(len)
     }
 
-    fn add(&mut self, obs: &Observation<'_>) {
+    /// Adds one event to the window's totals.
+    pub fn add(&mut self, obs: &Observation<'_>) {
         let e = obs.event;
         self.events += 1;
         if let Some(b) = e.bytes_out {
@@ -231,6 +234,9 @@ impl Window {
         if e.outcome.is_access_failure() {
             self.failures += 1;
             self.failed_ops.insert(obs.op);
+            if let Some(r) = obs.resource {
+                self.failed_resources.insert(r);
+            }
             if matches!(e.outcome, Outcome::Expired | Outcome::AuthFailed) {
                 self.auth_failures += 1;
             }

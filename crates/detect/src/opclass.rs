@@ -6,6 +6,8 @@
 pub enum OpClass {
     /// Changes who may do what: identities, credentials, policies, roles, permissions.
     Privilege,
+    /// Weakens a security control: stops or deletes audit logs, detectors, flow logs, keys.
+    Tamper,
     /// Lists or describes many things.
     Discovery,
     /// Anything else.
@@ -63,6 +65,32 @@ const PRIVILEGE_NOUNS: &[&str] = &[
     "sso",
 ];
 
+/// Verbs that switch something off.
+const DISABLE_VERBS: &[&str] = &["stop", "delete", "disable", "deactivate", "remove", "leave", "schedulekeydeletion"];
+
+/// Nouns of security controls: audit trails, log pipelines, threat detectors, encryption keys.
+const CONTROL_NOUNS: &[&str] = &[
+    "trail",
+    "logging",
+    "flowlog",
+    "loggroup",
+    "logstream",
+    "eventselector",
+    "detector",
+    "guardduty",
+    "securityhub",
+    "configrecorder",
+    "deliverychannel",
+    "audit",
+    "querylogging",
+    "macie",
+    "inspector",
+    "organization",
+    "key",
+    "firewall",
+    "waf",
+];
+
 /// Read-many verbs.
 const DISCOVERY_VERBS: &[&str] = &["list", "describe", "search", "scan", "enumerate", "getall", "lookup"];
 
@@ -81,6 +109,11 @@ pub fn classify(service: Option<&str>, operation: &str, http_method: Option<&str
         s.starts_with("iam") || s.starts_with("sts") || s.contains("identity") || s.starts_with("sso")
     });
     let privileged_noun = PRIVILEGE_NOUNS.iter().any(|n| action.contains(n));
+    let disabling = DISABLE_VERBS.iter().any(|v| action.starts_with(v))
+        || action.starts_with("put") && action.contains("eventselector");
+    if disabling && CONTROL_NOUNS.iter().any(|n| action.contains(n)) {
+        return OpClass::Tamper;
+    }
     if verb_write && (privileged_noun || (iam_service && !action.starts_with("get"))) {
         return OpClass::Privilege;
     }
@@ -108,5 +141,11 @@ mod tests {
         assert_eq!(p(Some("s3.amazonaws.com"), "ListBuckets", None), OpClass::Discovery);
         assert_eq!(p(None, "GET /v1/orders/{id}", Some("GET")), OpClass::Other);
         assert_eq!(p(Some("secretsmanager.amazonaws.com"), "GetSecretValue", None), OpClass::Other);
+        assert_eq!(p(Some("cloudtrail.amazonaws.com"), "StopLogging", None), OpClass::Tamper);
+        assert_eq!(p(Some("cloudtrail.amazonaws.com"), "DeleteTrail", None), OpClass::Tamper);
+        assert_eq!(p(Some("cloudtrail.amazonaws.com"), "PutEventSelectors", None), OpClass::Tamper);
+        assert_eq!(p(Some("ec2.amazonaws.com"), "DeleteFlowLogs", None), OpClass::Tamper);
+        assert_eq!(p(Some("organizations.amazonaws.com"), "LeaveOrganization", None), OpClass::Tamper);
+        assert_eq!(p(Some("s3.amazonaws.com"), "DeleteObject", None), OpClass::Other);
     }
 }

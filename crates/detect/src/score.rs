@@ -59,12 +59,14 @@ pub struct Context<'a> {
 }
 
 /// What scoring found, beyond the signals: what the learning step needs to know.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Novelty {
     /// The operation is new to the subject.
     pub op: bool,
-    /// The operation changes privileges.
+    /// The operation changes privileges or weakens a security control.
     pub privileged: bool,
+    /// The operation's class (computed only when it is new to the subject).
+    pub class: OpClass,
     /// The network, ASN, country, client are new to the subject.
     pub net: bool,
     /// ASN new.
@@ -130,8 +132,16 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
         || (state == CredentialState::Dormant && b.events >= cfg.mature_events);
     let peer = ctx.peer.filter(|p| p.is_mature());
     let mut signals = Vec::new();
-    let mut nov =
-        Novelty { supported: established || (peer.is_some() && b.events < cfg.mature_events), ..Default::default() };
+    let mut nov = Novelty {
+        op: false,
+        privileged: false,
+        class: OpClass::Other,
+        net: false,
+        asn: false,
+        country: false,
+        agent: false,
+        supported: established || (peer.is_some() && b.events < cfg.mature_events),
+    };
     ghost(b, obs, ctx, &mut signals);
 
     // Categorical novelty, against the subject's own tables.
@@ -139,7 +149,8 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     nov.op = op.novel;
     if op.novel {
         let e = obs.event;
-        nov.privileged = classify(e.service.as_deref(), &e.operation, e.http_method.as_deref()) == OpClass::Privilege;
+        nov.class = classify(e.service.as_deref(), &e.operation, e.http_method.as_deref());
+        nov.privileged = matches!(nov.class, OpClass::Privilege | OpClass::Tamper);
     }
     let look = |table: Option<u32>, f: &dyn Fn(u32) -> Lookup| table.map(f);
     let net = look(obs.net, &|k| b.nets.lookup(k, t, hl));
@@ -157,7 +168,7 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
         client(b, obs, ctx, agent, &mut signals);
     }
     if nov.privileged {
-        privilege(&scope, &mut signals);
+        privilege(&scope, nov.class, &mut signals);
     }
     if established {
         unusual_hour(b, obs, &mut signals);
@@ -348,7 +359,7 @@ fn client(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, agent: Option<
     });
 }
 
-fn privilege(s: &Scope<'_>, out: &mut Vec<Signal>) {
+fn privilege(s: &Scope<'_>, class: OpClass, out: &mut Vec<Signal>) {
     let Scope { b, obs, ctx, peer, .. } = *s;
     let mut score: f32 = if b.privileged_ops == 0 { 72.0 } else { 35.0 };
     if b.short.contains(obs.t, ctx.cfg.short_window_secs) && b.short.failures > 0 {
@@ -378,7 +389,11 @@ fn privilege(s: &Scope<'_>, out: &mut Vec<Signal>) {
     out.push(Signal {
         detector: Detector::PrivilegeEscalation,
         score: score.min(95.0) as u8,
-        observed: format!("first call of {api} ({:?})", e.outcome).to_lowercase(),
+        observed: format!(
+            "first call of {api} ({}, {})",
+            if class == OpClass::Tamper { "weakens a security control" } else { "changes privileges" },
+            format!("{:?}", e.outcome).to_lowercase()
+        ),
         baseline: format!(
             "{before} in {} of history; usual operations: {}",
             s.history(),
@@ -548,18 +563,7 @@ fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
     let e = obs.event;
     let mut w = if b.short.contains(obs.t, cfg.short_window_secs) { b.short } else { Default::default() };
     // The window as it will be once this event is added.
-    w.events += 1;
-    w.ops.insert(obs.op);
-    if let Some(r) = obs.resource {
-        w.resources.insert(r);
-    }
-    if e.outcome.is_access_failure() {
-        w.failures += 1;
-        w.failed_ops.insert(obs.op);
-        if matches!(e.outcome, Outcome::Expired | Outcome::AuthFailed) {
-            w.auth_failures += 1;
-        }
-    }
+    w.add(obs);
     let minutes = obs.t.saturating_sub(if w.start == 0 { obs.t } else { w.start }) / 60;
     let st = &b.short_stats;
     let failed_ops = w.failed_ops.estimate();
@@ -582,17 +586,19 @@ fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
                 baseline: format!("usual failure rate {}", pct(usual_fail)),
             });
         } else if w.failures >= PROBE_MIN_FAILURES
-            && failed_ops >= PROBE_MIN_FAILED_OPS
+            && (failed_ops >= PROBE_MIN_FAILED_OPS || w.failed_resources.estimate() >= PROBE_MIN_FAILED_OPS)
             && w.failures as f32 / w.events as f32 >= 0.3
             && usual_fail < 0.2
         {
             out.push(Signal {
                 detector: Detector::AccessProbing,
-                score: (62.0 + 4.0 * (failed_ops - PROBE_MIN_FAILED_OPS)).min(95.0) as u8,
+                score: (62.0 + 3.0 * (failed_ops.max(w.failed_resources.estimate()) - PROBE_MIN_FAILED_OPS)).min(92.0)
+                    as u8,
                 observed: format!(
-                    "{} failed calls across {:.0} operations in {minutes} minutes, latest {} → {}",
+                    "{} failed calls across {:.0} operations and {:.0} resources in {minutes} minutes, latest {} → {}",
                     w.failures,
                     failed_ops,
+                    w.failed_resources.estimate(),
                     e.operation,
                     e.error_code.as_deref().unwrap_or("denied")
                 ),

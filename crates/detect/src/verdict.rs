@@ -32,7 +32,8 @@ pub enum Detector {
     SlowExfiltration,
     /// Many distinct operations or resources in a short window.
     Enumeration,
-    /// Privilege-changing operations this credential has never performed.
+    /// Privilege-changing or security-control-weakening operations this credential has never
+    /// performed (new access keys, attached policies, role trust changes, stopped audit trails).
     PrivilegeEscalation,
     /// Activity after a long idle period.
     DormantReactivation,
@@ -102,7 +103,7 @@ impl Detector {
             Detector::Exfiltration => "Unusual data volume returned to a credential",
             Detector::SlowExfiltration => "Sustained elevated data volume",
             Detector::Enumeration => "Enumeration of operations or resources",
-            Detector::PrivilegeEscalation => "Privilege-changing operations never used before",
+            Detector::PrivilegeEscalation => "Privilege or security-control change never made before",
             Detector::DormantReactivation => "Dormant credential reactivated",
         }
     }
@@ -127,7 +128,7 @@ impl Detector {
             Detector::ExpiredTokenStorm => "A client keeps retrying with an expired or invalid token: tell the owning team to fix token refresh; no compromise is indicated by this alone.",
             Detector::Exfiltration | Detector::SlowExfiltration => "Identify the data returned in the window, confirm the owner expects that volume, and revoke the credential if not; assess data-breach obligations.",
             Detector::Enumeration => "Review the listed operations and resources; enumeration often precedes privilege escalation or exfiltration. Restrict the credential if it is not expected.",
-            Detector::PrivilegeEscalation => "Review and roll back the privilege changes (new keys, attached policies, role trust changes); revoke the credential if the owner did not make them.",
+            Detector::PrivilegeEscalation => "Review and roll back the changes (new keys, attached policies, role trust changes, stopped or deleted audit logs); revoke the credential if the owner did not make them.",
             Detector::DormantReactivation => "Confirm the owner resumed using this credential; dormant credentials are prime targets—retire it if it is no longer needed.",
         }
     }

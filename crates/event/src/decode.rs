@@ -108,6 +108,19 @@ impl Decoder {
     /// appending one result per record to `out`. A message that cannot be read at all yields a
     /// single error. Never panics.
     pub fn decode<'a>(&self, input: &'a [u8], out: &mut Vec<Result<Event<'a>, DecodeError>>) {
+        self.decode_at(input, None, out);
+    }
+
+    /// Like [`Decoder::decode`], with the time the message was ingested (a Kafka message
+    /// timestamp, the position of a replay) standing in for a record that carries no usable time
+    /// of its own. Without it such records are errors. CloudTrail only: its sanitised exports
+    /// sometimes drop or redact `eventTime`; the other formats require their time.
+    pub fn decode_at<'a>(
+        &self,
+        input: &'a [u8],
+        ingest_time_ms: Option<i64>,
+        out: &mut Vec<Result<Event<'a>, DecodeError>>,
+    ) {
         if input.len() > self.max_message_bytes {
             out.push(Err(DecodeError::Oversized { size: input.len(), limit: self.max_message_bytes }));
             return;
@@ -121,7 +134,7 @@ impl Decoder {
         };
         match self.format {
             Format::Ocsf => ocsf::decode(self, text, out),
-            Format::Cloudtrail => cloudtrail::decode(self, text, out),
+            Format::Cloudtrail => cloudtrail::decode(self, text, ingest_time_ms, out),
             Format::Kong => kong::decode(self, text, out),
             Format::Envoy => envoy::decode(self, text, out),
             Format::Mapped => mapped::decode(self, text, out),

@@ -16,6 +16,7 @@ mod envoy;
 mod error;
 mod json;
 mod kong;
+pub mod lifecycle;
 mod mapped;
 pub mod ocsf;
 mod pseudonym;
@@ -23,7 +24,7 @@ pub mod time;
 
 pub use decode::{Decoder, Format};
 pub use error::{DecodeError, ErrorType};
-pub use mapped::{FieldMapping, MappingError};
+pub use mapped::{FieldMapping, MappingError, TimeFormat};
 pub use pseudonym::{Namespace, Pseudonym, Pseudonymizer, WeakKey, MIN_KEY_BYTES};
 
 /// What kind of credential was presented.

@@ -124,6 +124,18 @@ impl Pseudonymizer {
         Pseudonym(out)
     }
 
+    /// A secret seed for another keyed structure (value hashing in baselines), derived from the
+    /// same key so one secret protects everything and restarts reproduce the same keys.
+    pub fn derive_seed(&self, label: &str) -> [u8; 16] {
+        let mut mac = self.keyed.clone();
+        mac.update(b"credence/derive\0");
+        mac.update(label.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&digest[..16]);
+        out
+    }
+
     /// Shorthand for [`Namespace::Credential`].
     pub fn credential(&self, raw: &str) -> Pseudonym {
         self.pseudonymize(Namespace::Credential, raw)
