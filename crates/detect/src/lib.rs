@@ -130,7 +130,7 @@ impl Engine {
         let state = baseline.state_at(&self.cfg, obs.t);
         let (signals, novelty) = score::score(baseline, &obs, &ctx);
         drop(peer_guard);
-        let verdict = self.judge(baseline, &obs, signals, state);
+        let verdict = self.judge(baseline, &obs, signals, state, novelty.agent);
         let weight = match policy {
             LearnPolicy::Default if verdict.is_alert() => self.cfg.alert_learn_weight,
             LearnPolicy::Default => 1.0,
@@ -165,8 +165,8 @@ impl Engine {
             credential_state,
         };
         let state = baseline.state_at(&self.cfg, obs.t);
-        let (signals, _) = score::score(baseline, &obs, &ctx);
-        self.judge(baseline, &obs, signals, state)
+        let (signals, novelty) = score::score(baseline, &obs, &ctx);
+        self.judge(baseline, &obs, signals, state, novelty.agent)
     }
 
     /// The lifecycle state of the presented credential when it is retired and differs from the
@@ -226,7 +226,14 @@ impl Engine {
     }
 
     /// Combines signals into a verdict: score, confidence, severity.
-    fn judge(&self, b: &Baseline, obs: &Observation<'_>, signals: Vec<Signal>, state: CredentialState) -> Verdict {
+    fn judge(
+        &self,
+        b: &Baseline,
+        obs: &Observation<'_>,
+        signals: Vec<Signal>,
+        state: CredentialState,
+        new_client: bool,
+    ) -> Verdict {
         if signals.is_empty() {
             return Verdict { state, ..Verdict::default() };
         }
@@ -243,11 +250,11 @@ impl Engine {
                 _ => 35.0 + 60.0 * maturity,
             })
             .fold(0.0f32, f32::max) as u8;
-        let severity = self.severity(score, confidence, &signals);
+        let severity = self.severity(score, confidence, &signals, new_client);
         Verdict { score, confidence, severity, signals, state }
     }
 
-    fn severity(&self, score: u8, confidence: u8, signals: &[Signal]) -> Option<Severity> {
+    fn severity(&self, score: u8, confidence: u8, signals: &[Signal], new_client: bool) -> Option<Severity> {
         let has = |d: Detector| signals.iter().any(|s| s.detector == d);
         if let Some(g) = signals.iter().find(|s| s.detector == Detector::GhostCredential) {
             return Some(if g.score >= 95 { Severity::Critical } else { Severity::High });
@@ -262,10 +269,12 @@ impl Engine {
             _ => Severity::Low,
         };
         // A new origin on its own, with the usual client and behaviour, is what travel and
-        // infrastructure changes look like too: worth a look, never an emergency.
-        let origin_only = signals
-            .iter()
-            .all(|s| matches!(s.detector, Detector::NewOrigin | Detector::UnusualHour | Detector::DormantReactivation));
+        // infrastructure changes look like too: worth a look, never an emergency. Someone else's
+        // client from somewhere else is another matter.
+        let origin_only = !new_client
+            && signals.iter().all(|s| {
+                matches!(s.detector, Detector::NewOrigin | Detector::UnusualHour | Detector::DormantReactivation)
+            });
         if origin_only && has(Detector::NewOrigin) {
             sev = sev.min(Severity::Medium);
         }

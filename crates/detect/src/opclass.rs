@@ -101,8 +101,12 @@ pub fn classify(service: Option<&str>, operation: &str, http_method: Option<&str
     let action = op.rsplit(':').next().unwrap_or(&op);
     let method = http_method.map(str::to_ascii_uppercase);
     let first_word = action.split([' ', '/']).next().unwrap_or("");
-    let rest_write = matches!(first_word, "post" | "put" | "patch" | "delete")
-        || matches!(method.as_deref(), Some("POST" | "PUT" | "PATCH" | "DELETE"));
+    // The HTTP method speaks for REST routes only: AWS-style actions (`ListPolicies`) travel as
+    // POST whatever they do.
+    let route_like = action.contains(['/', ' ']);
+    let rest_write = route_like
+        && (matches!(first_word, "post" | "put" | "patch" | "delete")
+            || matches!(method.as_deref(), Some("POST" | "PUT" | "PATCH" | "DELETE")));
     let verb_write = WRITE_VERBS.iter().any(|v| action.starts_with(v)) || rest_write;
     let iam_service = service.is_some_and(|s| {
         let s = s.to_ascii_lowercase();
@@ -117,7 +121,7 @@ pub fn classify(service: Option<&str>, operation: &str, http_method: Option<&str
     if verb_write && (privileged_noun || (iam_service && !action.starts_with("get"))) {
         return OpClass::Privilege;
     }
-    let rest_read = matches!(first_word, "get") || matches!(method.as_deref(), Some("GET" | "HEAD"));
+    let rest_read = route_like && (matches!(first_word, "get") || matches!(method.as_deref(), Some("GET" | "HEAD")));
     if DISCOVERY_VERBS.iter().any(|v| action.starts_with(v)) || (rest_read && action.contains("list")) {
         return OpClass::Discovery;
     }
@@ -147,5 +151,9 @@ mod tests {
         assert_eq!(p(Some("ec2.amazonaws.com"), "DeleteFlowLogs", None), OpClass::Tamper);
         assert_eq!(p(Some("organizations.amazonaws.com"), "LeaveOrganization", None), OpClass::Tamper);
         assert_eq!(p(Some("s3.amazonaws.com"), "DeleteObject", None), OpClass::Other);
+        // AWS query APIs are POSTs whatever they do.
+        assert_eq!(p(Some("iam.amazonaws.com"), "ListPolicies", Some("POST")), OpClass::Discovery);
+        assert_eq!(p(Some("secretsmanager.amazonaws.com"), "DescribeSecret", Some("POST")), OpClass::Discovery);
+        assert_eq!(p(Some("iam.amazonaws.com"), "AttachRolePolicy", Some("POST")), OpClass::Privilege);
     }
 }

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::stats::{DistinctBits, EwStats, FreqTable};
 
-/// How long adoptions of a new value are counted together, seconds: a deploy or a client release
-/// reaches most callers within a couple of hours.
-pub const ADOPTION_WINDOW_SECS: u32 = 2 * 3600;
+/// How long adoptions of a new value are counted together, seconds: a deploy reaches its callers
+/// within hours, a staged client release within a day or two.
+pub const ADOPTION_WINDOW_SECS: u32 = 24 * 3600;
 /// Most adoption records kept; beyond it new values are not tracked until the sweeper runs.
 const MAX_ADOPTIONS: usize = 200_000;
 /// Most labels kept per kind.

@@ -3,7 +3,7 @@
 
 use credence_event::{time::format_rfc3339_ms, Outcome};
 
-use crate::baseline::{to_ms, Baseline, CredentialState, Observation, CONCURRENCY_WINDOW_SECS};
+use crate::baseline::{is_jump, to_ms, Baseline, CredentialState, Observation, CONCURRENCY_WINDOW_SECS};
 use crate::config::DetectConfig;
 use crate::keys;
 use crate::opclass::{classify, OpClass};
@@ -15,6 +15,10 @@ use crate::verdict::{Detector, Signal};
 const NOVELTY_FLOOR_BITS: f32 = 4.0;
 /// Bits per e-fold of score above the floor: 10 bits of surprise scores about 63.
 const NOVELTY_SCALE_BITS: f32 = 6.0;
+/// Weight of a new network (/24, /64) relative to a new ASN or country: addresses churn more.
+const NET_WEIGHT: f32 = 0.7;
+/// Weight of a new client (user agent): clients update, so a new one is weaker evidence.
+const CLIENT_WEIGHT: f32 = 0.7;
 /// Share of a peer group's traffic from which a value counts as known to the peers.
 const PEER_KNOWN_SHARE: f32 = 0.01;
 /// Minimum per-minute requests for a burst, whatever the history: quieter is never a burst.
@@ -163,8 +167,7 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     nov.agent = agent.is_some_and(|l| l.novel);
 
     let scope = Scope { b, obs, ctx, peer, established };
-    if b.events > 0 {
-        origin(&scope, [net, asn, country], &mut signals);
+    if b.events > 0 && !origin(&scope, [net, asn, country], agent, &mut signals) {
         client(b, obs, ctx, agent, &mut signals);
     }
     if nov.privileged {
@@ -254,7 +257,14 @@ impl Scope<'_> {
     }
 }
 
-fn origin(s: &Scope<'_>, [net, asn, country]: [Option<Lookup>; 3], out: &mut Vec<Signal>) {
+/// Novelty of where the credential is used from, strengthened when the client is new too (the
+/// shape of a stolen key: someone else's machine, somewhere else). Returns whether it fired.
+fn origin(
+    s: &Scope<'_>,
+    [net, asn, country]: [Option<Lookup>; 3],
+    agent: Option<Lookup>,
+    out: &mut Vec<Signal>,
+) -> bool {
     let Scope { b, obs, ctx, peer, established } = *s;
     let t = obs.t;
     let hl = ctx.cfg.profile_half_life_secs;
@@ -286,13 +296,21 @@ fn origin(s: &Scope<'_>, [net, asn, country]: [Option<Lookup>; 3], out: &mut Vec
     let c_bits =
         judge(country, obs.country.and_then(|k| pc(&|p| p.countries.lookup(k, t, hl))), Dim::Country, obs.country, 1.0);
     let a_bits = judge(asn, obs.asn.and_then(|k| pc(&|p| p.asns.lookup(k, t, hl))), Dim::Asn, obs.asn, 1.0);
-    let n_bits = judge(net, obs.net.and_then(|k| pc(&|p| p.nets.lookup(k, t, hl))), Dim::Net, obs.net, 0.5);
+    let n_bits = judge(net, obs.net.and_then(|k| pc(&|p| p.nets.lookup(k, t, hl))), Dim::Net, obs.net, NET_WEIGHT);
     let mut parts = [c_bits, a_bits, n_bits];
     parts.sort_by(|x, y| y.total_cmp(x));
-    let bits = parts[0] + 0.3 * parts[1].max(0.0);
+    let mut bits = parts[0] + 0.3 * parts[1].max(0.0);
+    if bits <= 0.0 {
+        return false;
+    }
+    let new_client = agent.filter(|l| l.novel && !b.agents.is_empty()).map(|l| {
+        let adopters = obs.agent.map_or(0, |k| ctx.population.adopters(Dim::Agent, k, t));
+        (CLIENT_WEIGHT * l.surprise_bits() - 2.0 * (1.0 + adopters as f32).log2()).max(0.0)
+    });
+    bits += new_client.unwrap_or(0.0);
     let score = novelty_score(bits);
     if score < 1.0 {
-        return;
+        return false;
     }
     let o = &obs.event.origin;
     let mut observed = String::from("origin");
@@ -309,6 +327,10 @@ fn origin(s: &Scope<'_>, [net, asn, country]: [Option<Lookup>; 3], out: &mut Vec
     }
     if let Some(city) = o.city.as_deref() {
         observed.push_str(&format!(" ({city})"));
+    }
+    if new_client.is_some_and(|b| b > 0.0) {
+        let ua: String = obs.event.user_agent.as_deref().unwrap_or("").chars().take(120).collect();
+        observed.push_str(&format!(", with a client never seen on this credential: \"{ua}\""));
     }
     let mut never = Vec::new();
     if country.is_some_and(|l| l.novel) {
@@ -334,6 +356,7 @@ fn origin(s: &Scope<'_>, [net, asn, country]: [Option<Lookup>; 3], out: &mut Vec
         observed,
         baseline: format!("{} never used by {whose} in {} of history; {usual_txt}", never.join(" and "), s.history()),
     });
+    true
 }
 
 fn client(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, agent: Option<Lookup>, out: &mut Vec<Signal>) {
@@ -342,7 +365,7 @@ fn client(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, agent: Option<
         return;
     }
     let adopters = ctx.population.adopters(Dim::Agent, k, obs.t);
-    let bits = 0.7 * l.surprise_bits() - 2.0 * (1.0 + adopters as f32).log2();
+    let bits = CLIENT_WEIGHT * l.surprise_bits() - 2.0 * (1.0 + adopters as f32).log2();
     let score = novelty_score(bits);
     if score < 1.0 {
         return;
@@ -424,18 +447,43 @@ fn unusual_hour(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
     });
 }
 
+/// Jump rate above which a credential is one used from many places at once: impossible travel
+/// is then its normal (1 located event in 100).
+const ROUTINE_JUMP_RATE: f32 = 0.01;
+/// Located events before the jump rate is trusted; before that, a jump scores lower.
+const JUMP_MIN_EVENTS: u32 = 20;
+
 fn travel(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec<Signal>) {
     let (Some(here), Some((there, then))) = (obs.event.origin.geo, b.whereabouts.last_geo) else { return };
     let km = here.distance_km(there);
-    if km < f64::from(cfg.min_travel_km) {
+    let secs = obs.t.saturating_sub(then);
+    if !is_jump(km, secs, cfg) || b.jump_rate.mean >= ROUTINE_JUMP_RATE {
         return;
     }
-    let hours = f64::from(obs.t.saturating_sub(then).max(60)) / 3600.0;
+    let domestic = obs.event.origin.country.is_some() && b.countries.top(1).first().map(|(k, ..)| *k) == obs.country;
+    // Within one network operator and one country, a "jump" is how carrier-grade NAT and mobile
+    // egress geolocate, not a journey: a second party shows up from another network.
+    let same_operator =
+        obs.asn.is_some() && b.asns.lookup(obs.asn.unwrap_or(0), obs.t, cfg.profile_half_life_secs).share > 0.0;
+    let same_country = obs.country.is_some_and(|c| b.countries.top(1).first().is_some_and(|(k, ..)| *k == c));
+    if same_operator && same_country {
+        return;
+    }
+    let hours = f64::from(secs.max(60)) / 3600.0;
     let kmh = km / hours;
-    if kmh <= f64::from(cfg.max_travel_kmh) {
-        return;
+    let mut score = (70.0 + 8.0 * (kmh / f64::from(cfg.max_travel_kmh)).log2()).min(95.0);
+    if b.jump_rate.n < JUMP_MIN_EVENTS {
+        score -= 20.0;
     }
-    let score = 70.0 + 8.0 * (kmh / f64::from(cfg.max_travel_kmh)).log2();
+    if domestic {
+        // Within one country, mixed Wi-Fi and carrier networks geolocate far apart.
+        score -= 15.0;
+    }
+    let rate = if b.jump_rate.n >= JUMP_MIN_EVENTS {
+        format!("; this credential jumped like this in {} of its located requests", pct(b.jump_rate.mean))
+    } else {
+        String::new()
+    };
     out.push(Signal {
         detector: Detector::ImpossibleTravel,
         score: score.min(95.0) as u8,
@@ -446,7 +494,7 @@ fn travel(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
             kmh,
             obs.event.origin.country.map(|c| format!(", now in {c}")).unwrap_or_default()
         ),
-        baseline: format!("no journey is faster than {:.0} km/h", cfg.max_travel_kmh),
+        baseline: format!("no journey is faster than {:.0} km/h{rate}", cfg.max_travel_kmh),
     });
 }
 
@@ -535,8 +583,7 @@ fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
     if !fired && v.n >= 100 && b.long.contains(obs.t, cfg.long_window_secs) {
         let n = b.long.sized + 1;
         let total = b.long.bytes + this_f;
-        let mean_ln = (b.long.log_bytes + (this as f32).ln_1p()) / n as f32;
-        let elevation = mean_ln - v.mean;
+        let elevation = (b.long.excess + b.volume_excess(obs.op, this)) / n as f32;
         let z = elevation / (v.sd(0.3) / (n as f32).sqrt());
         if n >= SLOW_EXFIL_MIN_EVENTS
             && total >= SLOW_EXFIL_MIN_BYTES
@@ -547,7 +594,7 @@ fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
                 detector: Detector::SlowExfiltration,
                 score: (60.0 + 12.0 * (elevation - SLOW_EXFIL_MIN_RATIO.ln())).min(92.0) as u8,
                 observed: format!(
-                    "{} over {} requests in {} hours, typical response {:.1}x usual",
+                    "{} over {} requests in {} hours, responses {:.1}x their operations' usual size",
                     bytes(total),
                     n,
                     obs.t.saturating_sub(b.long.start) / 3600,

@@ -206,10 +206,16 @@ impl<const K: usize, const W: usize> FreqTable<K, W> {
         }
     }
 
-    /// Teaches the table one observation of `key` with weight `w` in `[0, 1]`.
-    pub fn learn(&mut self, key: u32, now: u32, half_life: u32, w: f32) {
+    /// The slot holding `key`, if any: lets a caller keep per-value data beside the table.
+    pub fn slot_of(&self, key: u32) -> Option<usize> {
+        self.slots.iter().position(|s| s.key == key && key != 0)
+    }
+
+    /// Teaches the table one observation of `key` with weight `w` in `[0, 1]`. Returns the slot
+    /// now holding `key` and whether it was (re)assigned to it by this call.
+    pub fn learn(&mut self, key: u32, now: u32, half_life: u32, w: f32) -> Option<(usize, bool)> {
         if w <= 0.0 || key == 0 {
-            return;
+            return None;
         }
         let dt = now.saturating_sub(self.t_ref);
         if dt >= DECAY_GRANULARITY_SECS || self.t_ref == 0 {
@@ -222,19 +228,20 @@ impl<const K: usize, const W: usize> FreqTable<K, W> {
             self.t_ref = now.max(self.t_ref);
         }
         self.total += w;
-        if let Some(s) = self.slots.iter_mut().find(|s| s.key == key) {
+        if let Some(i) = self.slot_of(key) {
+            let s = &mut self.slots[i];
             s.weight += w;
             s.last_day = s.last_day.max(day(now));
-            return;
+            return Some((i, false));
         }
         if !self.bloom.contains(key) {
             self.novel += w;
             self.bloom.insert(key);
         }
         // Replace the lightest slot (empty slots weigh 0).
-        if let Some(s) = self.slots.iter_mut().min_by(|a, b| a.weight.total_cmp(&b.weight)) {
-            *s = Slot { key, weight: w, first_day: day(now), last_day: day(now) };
-        }
+        let i = (0..K).min_by(|&a, &b| self.slots[a].weight.total_cmp(&self.slots[b].weight))?;
+        self.slots[i] = Slot { key, weight: w, first_day: day(now), last_day: day(now) };
+        Some((i, true))
     }
 
     /// The heaviest values and their shares, heaviest first.

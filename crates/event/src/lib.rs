@@ -75,6 +75,25 @@ impl Outcome {
         matches!(self, Outcome::Denied | Outcome::AuthFailed | Outcome::Expired)
     }
 
+    /// Classifies a logged result from whatever the record has: HTTP status, provider error code,
+    /// OCSF `status_id` (1 success, 2 failure). A specific error code says more than a status:
+    /// AWS answers an expired token with 400 `ExpiredToken`, S3 throttles with 503 `SlowDown`.
+    pub fn classify(status: Option<u16>, error_code: Option<&str>, status_id: Option<u8>) -> Outcome {
+        let by_code = error_code.map(Outcome::from_error_code);
+        match (status, error_code, status_id) {
+            (Some(s), _, _) if s >= 400 => match by_code {
+                Some(o @ (Outcome::Expired | Outcome::Throttled | Outcome::AuthFailed | Outcome::Denied)) => o,
+                _ => Outcome::from_http_status(s),
+            },
+            (_, Some(code), Some(2)) => Outcome::from_error_code(code),
+            (Some(s), _, _) => Outcome::from_http_status(s),
+            (None, _, Some(1)) => Outcome::Success,
+            (None, Some(code), _) => Outcome::from_error_code(code),
+            (None, None, Some(2)) => Outcome::ClientError,
+            _ => Outcome::Unknown,
+        }
+    }
+
     /// Classifies an HTTP status code.
     pub fn from_http_status(status: u16) -> Outcome {
         match status {

@@ -311,15 +311,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
     };
     let error_code = api_error.or(nonempty(raw.status_code));
     let status = http_status.or(api_code.and_then(|c| u16::try_from(c).ok()).filter(|c| (100..600).contains(c)));
-    let outcome = match (status, error_code.as_deref(), raw.status_id) {
-        (Some(s), _, _) if s >= 400 => Outcome::from_http_status(s),
-        (_, Some(code), Some(2)) => Outcome::from_error_code(code),
-        (Some(s), _, _) => Outcome::from_http_status(s),
-        (None, _, Some(1)) => Outcome::Success,
-        (None, Some(code), _) => Outcome::from_error_code(code),
-        (None, None, Some(2)) => Outcome::ClientError,
-        _ => Outcome::Unknown,
-    };
+    let outcome = Outcome::classify(status, error_code.as_deref(), raw.status_id);
     let resource = match raw.resources.0 {
         Some(r) => nonempty(r.uid).or(nonempty(r.name)),
         None => None,
@@ -403,70 +395,180 @@ impl ApiActivity<'_> {
     }
 }
 
+// The record as written: plain borrowed structs, so serialising costs no allocation.
+#[derive(Serialize)]
+struct Out<'a> {
+    class_uid: u32,
+    class_name: &'static str,
+    category_uid: u32,
+    category_name: &'static str,
+    activity_id: u32,
+    type_uid: u32,
+    severity_id: u32,
+    time: i64,
+    status_id: u32,
+    metadata: OutMetadata<'a>,
+    actor: OutActor<'a>,
+    api: OutApi<'a>,
+    src_endpoint: OutEndpoint<'a>,
+    http_request: OutHttpRequest<'a>,
+    http_response: OutHttpResponse,
+    resources: [OutUid<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct OutMetadata<'a> {
+    uid: &'a str,
+    version: &'static str,
+    product: OutProduct,
+}
+
+#[derive(Serialize)]
+struct OutProduct {
+    name: &'static str,
+    vendor_name: &'static str,
+}
+
+#[derive(Serialize)]
+struct OutActor<'a> {
+    user: OutUser<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<OutSession<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutUser<'a> {
+    uid: &'a str,
+    credential_uid: &'a str,
+}
+
+#[derive(Serialize)]
+struct OutSession<'a> {
+    issuer: &'a str,
+}
+
+#[derive(Serialize)]
+struct OutApi<'a> {
+    operation: &'a str,
+    service: OutName<'a>,
+    request: OutUid<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response: Option<OutApiResponse<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutName<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct OutUid<'a> {
+    uid: &'a str,
+}
+
+#[derive(Serialize)]
+struct OutApiResponse<'a> {
+    error: &'a str,
+    code: u16,
+}
+
+#[derive(Serialize)]
+struct OutEndpoint<'a> {
+    ip: std::net::IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<OutLocation<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    autonomous_system: Option<OutAsn>,
+}
+
+#[derive(Serialize)]
+struct OutLocation<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    city: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lat: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    long: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct OutAsn {
+    number: u32,
+}
+
+#[derive(Serialize)]
+struct OutHttpRequest<'a> {
+    http_method: &'a str,
+    user_agent: &'a str,
+    url: OutPath<'a>,
+}
+
+#[derive(Serialize)]
+struct OutPath<'a> {
+    path: &'a str,
+}
+
+#[derive(Serialize)]
+struct OutHttpResponse {
+    code: u16,
+    length: u64,
+}
+
+/// Rounds a coordinate to 4 decimals (about 10 m), so f32 noise does not show in the output.
+fn coord(v: f32) -> f64 {
+    (f64::from(v) * 1e4).round() / 1e4
+}
+
 impl Serialize for ApiActivity<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde_json::json;
         let activity_id = self.activity_id();
-        let ok = self.status < 400;
-        let mut location = serde_json::Map::new();
-        if let Some(c) = self.country {
-            location.insert("country".into(), json!(c));
-        }
-        if let Some(c) = self.city {
-            location.insert("city".into(), json!(c));
-        }
-        if let Some(g) = self.geo {
-            location.insert("lat".into(), json!(g.lat));
-            location.insert("long".into(), json!(g.lon));
-        }
-        let mut src = json!({ "ip": self.ip.to_string() });
-        if !location.is_empty() {
-            src["location"] = serde_json::Value::Object(location);
-        }
-        if let Some(asn) = self.asn {
-            src["autonomous_system"] = json!({ "number": asn });
-        }
-        let mut actor = json!({
-            "user": { "uid": self.user_uid, "credential_uid": self.credential_uid },
+        let location = (self.country.is_some() || self.city.is_some() || self.geo.is_some()).then(|| OutLocation {
+            country: self.country,
+            city: self.city,
+            lat: self.geo.map(|g| coord(g.lat)),
+            long: self.geo.map(|g| coord(g.lon)),
         });
-        if let Some(issuer) = self.issuer {
-            actor["session"] = json!({ "issuer": issuer });
-        }
-        let mut api = json!({
-            "operation": self.operation,
-            "service": { "name": self.service },
-            "request": { "uid": self.uid },
-        });
-        if let Some(e) = self.error {
-            api["response"] = json!({ "error": e, "code": self.status });
-        }
-        let value = json!({
-            "class_uid": API_ACTIVITY_CLASS_UID,
-            "class_name": "API Activity",
-            "category_uid": 6,
-            "category_name": "Application Activity",
-            "activity_id": activity_id,
-            "type_uid": API_ACTIVITY_CLASS_UID * 100 + activity_id,
-            "severity_id": 1,
-            "time": self.time_ms,
-            "status_id": if ok { 1 } else { 2 },
-            "metadata": {
-                "uid": self.uid,
-                "version": "1.8.0",
-                "product": { "name": "credence-sim", "vendor_name": "Credence" },
+        Out {
+            class_uid: API_ACTIVITY_CLASS_UID,
+            class_name: "API Activity",
+            category_uid: 6,
+            category_name: "Application Activity",
+            activity_id,
+            type_uid: API_ACTIVITY_CLASS_UID * 100 + activity_id,
+            severity_id: 1,
+            time: self.time_ms,
+            status_id: if self.status < 400 { 1 } else { 2 },
+            metadata: OutMetadata {
+                uid: self.uid,
+                version: "1.8.0",
+                product: OutProduct { name: "credence-sim", vendor_name: "Credence" },
             },
-            "actor": actor,
-            "api": api,
-            "src_endpoint": src,
-            "http_request": {
-                "http_method": self.http_method,
-                "user_agent": self.user_agent,
-                "url": { "path": self.path },
+            actor: OutActor {
+                user: OutUser { uid: self.user_uid, credential_uid: self.credential_uid },
+                session: self.issuer.map(|issuer| OutSession { issuer }),
             },
-            "http_response": { "code": self.status, "length": self.bytes_out },
-            "resources": [ { "uid": self.path } ],
-        });
-        value.serialize(s)
+            api: OutApi {
+                operation: self.operation,
+                service: OutName { name: self.service },
+                request: OutUid { uid: self.uid },
+                response: self.error.map(|error| OutApiResponse { error, code: self.status }),
+            },
+            src_endpoint: OutEndpoint {
+                ip: self.ip,
+                location,
+                autonomous_system: self.asn.map(|number| OutAsn { number }),
+            },
+            http_request: OutHttpRequest {
+                http_method: self.http_method,
+                user_agent: self.user_agent,
+                url: OutPath { path: self.path },
+            },
+            http_response: OutHttpResponse { code: self.status, length: self.bytes_out },
+            resources: [OutUid { uid: self.path }],
+        }
+        .serialize(s)
     }
 }
 

@@ -1,9 +1,11 @@
 //! OCSF Detection Findings: folding per-event verdicts into findings ([`Aggregator`]), rendering
 //! them as OCSF 1.8 Detection Finding (class 2004) JSON ([`ocsf`]), and checking JSON against the
-//! OCSF schema ([`schema`]).
+//! OCSF schema ([`schema`]). [`pipeline::Pipeline`] composes decoder, engine and aggregator into
+//! the synchronous per-event path every command shares.
 
 pub mod aggregate;
 pub mod ocsf;
+pub mod pipeline;
 pub mod schema;
 
 pub use aggregate::{Activity, Aggregator, Finding, FindingUpdate};

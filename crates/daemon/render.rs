@@ -1,0 +1,39 @@
+//! Human-readable alert text for terminals (`demo`, `replay --human`).
+
+use std::fmt::Write as _;
+
+use credence_event::time::format_rfc3339_ms;
+use credence_finding::{Activity, FindingUpdate};
+
+/// Renders a finding record as a few lines of text a person can act on.
+pub fn alert_text(u: &FindingUpdate) -> String {
+    let f = &u.finding;
+    let mut s = String::new();
+    let verb = match u.activity {
+        Activity::Create => "NEW",
+        Activity::Update => "UPDATED",
+    };
+    let who = f.principal.as_deref().unwrap_or("unknown principal");
+    let _ = writeln!(
+        s,
+        "[{}] {verb} {} — {}",
+        f.severity.as_str().to_uppercase(),
+        format_rfc3339_ms(f.last_ms),
+        f.primary().title()
+    );
+    let _ = writeln!(
+        s,
+        "  credential {} ({who}), score {}/100, confidence {}/100, {} anomalous request(s) since {}",
+        f.credential,
+        f.score,
+        f.confidence,
+        f.count,
+        format_rfc3339_ms(f.first_ms)
+    );
+    for sig in &f.signals {
+        let _ = writeln!(s, "  • {} ({}): {}", sig.detector.as_str(), sig.score, sig.observed);
+        let _ = writeln!(s, "      baseline: {}", sig.baseline);
+    }
+    let _ = writeln!(s, "  do: {}", f.primary().remediation());
+    s
+}

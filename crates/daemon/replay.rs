@@ -1,0 +1,216 @@
+//! `credence replay`: stream files (or stdin) of one format through the engine on event time and
+//! write findings as OCSF JSON lines.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use credence_detect::{DetectConfig, Engine, KeySpace, Severity};
+use credence_event::lifecycle::LifecycleEvent;
+use credence_event::{Decoder, FieldMapping, Format, Pseudonymizer};
+use credence_finding::ocsf::{render, Product};
+use credence_finding::Aggregator;
+
+use crate::input::for_each_message;
+use crate::pipeline::{Output, Pipeline, Summary};
+use crate::render::alert_text;
+
+/// Decode errors printed individually; the rest are only counted in the summary.
+const MAX_SHOWN_ERRORS: u32 = 20;
+
+/// `credence replay` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Input format: ocsf, cloudtrail, kong, envoy or mapped.
+    #[arg(long, short)]
+    pub format: Format,
+    /// Lifecycle records (JSON lines: time, credential_uid, action, reason), applied in event-time
+    /// order.
+    #[arg(long)]
+    pub lifecycle: Option<PathBuf>,
+    /// Write findings here instead of stdout.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Field mapping for `--format mapped` (TOML: one JSON pointer per canonical field).
+    #[arg(long)]
+    pub mapping: Option<PathBuf>,
+    /// File holding the pseudonymisation key (else CREDENCE_PSEUDONYM_KEY; else a public demo key,
+    /// which only suits already-anonymised data).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Detection settings (TOML, the `[detect]` table of the daemon configuration).
+    #[arg(long)]
+    pub detect_config: Option<PathBuf>,
+    /// Lowest severity reported: informational, low, medium, high, critical.
+    #[arg(long, default_value = "low", value_parser = parse_severity)]
+    pub min_severity: Severity,
+    /// Write findings as readable text instead of OCSF JSON.
+    #[arg(long)]
+    pub human: bool,
+    /// Input files, or `-` for stdin.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Parses a severity name.
+pub fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::ALL
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| format!("unknown severity `{s}` (informational, low, medium, high, critical)"))
+}
+
+/// Loads detection settings from a TOML file whose top level is the `[detect]` table or holds one.
+pub fn load_detect_config(path: Option<&PathBuf>) -> anyhow::Result<DetectConfig> {
+    let Some(p) = path else { return Ok(DetectConfig::default()) };
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    let table: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+    let inner = table.get("detect").cloned().unwrap_or(toml::Value::Table(table));
+    let cfg: DetectConfig =
+        inner.try_into().with_context(|| format!("invalid detection settings in {}", p.display()))?;
+    let problems = cfg.problems();
+    anyhow::ensure!(problems.is_empty(), "invalid detection settings: {}", problems.join("; "));
+    Ok(cfg)
+}
+
+/// Builds the engine's value-key space from the pseudonymisation key.
+pub fn key_space(p: &Pseudonymizer) -> KeySpace {
+    KeySpace::new(p.derive_seed("baseline-value-keys"))
+}
+
+/// Runs a replay. Returns the summary.
+pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
+    let pseudonymizer = match crate::keys::load(args.key_file.as_deref())? {
+        Some(p) => p,
+        None => {
+            eprintln!("warning: no pseudonymisation key given (--key-file or CREDENCE_PSEUDONYM_KEY); using the public demo key");
+            Pseudonymizer::insecure_demo()
+        }
+    };
+    let decoder = match args.format {
+        Format::Mapped => {
+            let path = args.mapping.as_ref().context("--format mapped needs --mapping FILE")?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let mapping: FieldMapping = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            mapping.validate().map_err(|e| anyhow::anyhow!("invalid mapping {}: {e}", path.display()))?;
+            Decoder::mapped(mapping, pseudonymizer.clone())
+        }
+        f => Decoder::new(f, pseudonymizer.clone()),
+    };
+    let cfg = load_detect_config(args.detect_config.as_ref())?;
+    let engine = Engine::new(cfg, key_space(&pseudonymizer));
+    let mut pipeline = Pipeline::new(
+        decoder,
+        engine,
+        Aggregator::new(credence_finding::aggregate::DEFAULT_WINDOW_MS, args.min_severity),
+    );
+
+    if let Some(path) = &args.lifecycle {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut records = Vec::new();
+        for (n, line) in BufReader::new(file).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match LifecycleEvent::decode(&line, &pseudonymizer) {
+                Ok(ev) => records.push(LifecycleEvent {
+                    time_ms: ev.time_ms,
+                    credential: ev.credential,
+                    action: ev.action,
+                    reason: ev.reason.map(|r| std::borrow::Cow::Owned(r.into_owned())),
+                }),
+                Err(e) => eprintln!("warning: {}:{}: skipped lifecycle record: {e}", path.display(), n + 1),
+            }
+        }
+        pipeline.schedule_lifecycle(records);
+    }
+
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(p) => Box::new(BufWriter::new(File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    let product = Product::default();
+    let mut write_error: Option<io::Error> = None;
+    let human = args.human;
+    let mut shown_errors = 0u32;
+    let mut emit = |o: Output<'_>| {
+        if let Output::DecodeError(e) = &o {
+            shown_errors += 1;
+            if shown_errors <= MAX_SHOWN_ERRORS {
+                eprintln!("warning: skipped a record: {e}");
+            }
+        }
+        if let Output::Finding(u) = o {
+            let r = if human {
+                out.write_all(alert_text(&u).as_bytes())
+            } else {
+                serde_json::to_writer(&mut out, &render(&u, &product))
+                    .map_err(io::Error::from)
+                    .and_then(|_| out.write_all(b"\n"))
+            };
+            if let Err(e) = r {
+                write_error.get_or_insert(e);
+            }
+        }
+    };
+    for path in &args.files {
+        let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+            Box::new(BufReader::with_capacity(1 << 20, io::stdin().lock()))
+        } else {
+            let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            Box::new(BufReader::with_capacity(1 << 20, f))
+        };
+        for_each_message(reader, |m| pipeline.process(m, &mut emit))
+            .with_context(|| format!("reading {}", path.display()))?;
+    }
+    pipeline.finish(&mut emit);
+    if let Some(e) = write_error {
+        return Err(e).context("writing findings");
+    }
+    out.flush().context("writing findings")?;
+    let summary = pipeline.summary().clone();
+    eprint!("{}", summary_text(&summary, pipeline.engine().len()));
+    Ok(summary)
+}
+
+/// The end-of-run summary.
+pub fn summary_text(s: &Summary, credentials: usize) -> String {
+    use std::fmt::Write as _;
+    let mut t = String::new();
+    let _ = writeln!(t, "── credence summary ──");
+    let _ = writeln!(
+        t,
+        "messages {}  events {}  lifecycle records {}  credentials {}",
+        s.messages, s.events, s.lifecycle, credentials
+    );
+    if let Some((a, b)) = s.time_range {
+        let _ = writeln!(
+            t,
+            "event time {} → {}",
+            credence_event::time::format_rfc3339_ms(a),
+            credence_event::time::format_rfc3339_ms(b)
+        );
+    }
+    let sev: Vec<String> = s.findings_by_severity.iter().rev().map(|(k, v)| format!("{} {v}", k.as_str())).collect();
+    let _ = writeln!(
+        t,
+        "findings {} ({})  updates {}",
+        s.findings(),
+        if sev.is_empty() { "none".into() } else { sev.join(", ") },
+        s.finding_updates
+    );
+    if !s.findings_by_detector.is_empty() {
+        let det: Vec<String> = s.findings_by_detector.iter().map(|(k, v)| format!("{} {v}", k.as_str())).collect();
+        let _ = writeln!(t, "by detector: {}", det.join(", "));
+    }
+    let errs: Vec<String> = s.decode_errors.iter().map(|(k, v)| format!("{} {v}", k.as_str())).collect();
+    let _ = writeln!(
+        t,
+        "decode errors {}{}",
+        s.errors(),
+        if errs.is_empty() { String::new() } else { format!(" ({})", errs.join(", ")) }
+    );
+    t
+}

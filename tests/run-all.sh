@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Sets up and runs every check and test of Credence on a fresh machine: installs what is missing,
+# starts a real Kafka broker (tests/kafka/kafka.sh), runs fmt, clippy, docs, the test suite and the
+# benchmarks in smoke mode, and stops the broker again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install Rust with rustup first" >&2
+  exit 1
+fi
+for c in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+done
+missing=()
+for tool in cmake java mvn openssl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]}"
+  apt-get update -qq
+  for tool in "${missing[@]}"; do
+    case "$tool" in
+      java) apt-get install -y -qq default-jre-headless ;;
+      mvn) apt-get install -y -qq maven ;;
+      *) apt-get install -y -qq "$tool" ;;
+    esac
+  done
+fi
+
+step "format"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "kafka broker"
+bash tests/kafka/kafka.sh fetch
+bash tests/kafka/kafka.sh start
+trap 'bash "$root/tests/kafka/kafka.sh" stop >/dev/null 2>&1 || true' EXIT
+
+step "tests"
+cargo test --workspace --locked
+
+step "benchmarks (smoke)"
+cargo bench --locked --bench engine -- --test
+
+step "all green"
