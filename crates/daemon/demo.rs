@@ -58,10 +58,13 @@ pub struct DemoArgs {
     /// Print no alerts, only the report.
     #[arg(long)]
     pub quiet: bool,
-    /// After the report, print the findings that match no injected incident (false alarms, or
-    /// benign confounders).
+    /// After the report, print the findings that match no injected incident (false alarms, and
+    /// findings on benign confounders).
     #[arg(long)]
     pub show_unmatched: bool,
+    /// Also write the evaluation report as JSON to this file.
+    #[arg(long)]
+    pub report_json: Option<PathBuf>,
 }
 
 /// `credence simulate` arguments.
@@ -132,7 +135,7 @@ pub fn evaluate(
 pub fn run_demo(args: DemoArgs) -> anyhow::Result<Report> {
     let cfg = args.sim.config();
     let sim = Simulator::new(cfg.clone());
-    let truth = sim.truth();
+    let truth = sim.truth().clone();
     eprintln!(
         "simulating {} credentials over {} days with {} incidents and {} benign confounders (seed {})",
         cfg.credentials,
@@ -163,7 +166,9 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<Report> {
                 severity: f.severity.id(),
                 detectors: &detectors,
             };
-            if eval.matches(&observed).is_empty() {
+            let labels = eval.matches(&observed);
+            let benign = labels.iter().all(|&l| truth.label(l).is_none_or(|x| x.kind.is_confounder()));
+            if benign {
                 unmatched.push(alert_text(&credence_finding::FindingUpdate {
                     activity: Activity::Create,
                     finding: f.clone(),
@@ -204,8 +209,16 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<Report> {
         s.events as f64 / secs.max(1e-9)
     )?;
     writeln!(err, "\n── detection quality against the simulator's truth ──\n{report}")?;
+    if let Some(path) = &args.report_json {
+        let json = serde_json::to_vec_pretty(&report).context("serialising the report")?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
     if args.show_unmatched {
-        writeln!(err, "── {} findings matching no injected incident ──", unmatched.len())?;
+        writeln!(
+            err,
+            "── {} findings matching no injected incident (false alarms and confounders) ──",
+            unmatched.len()
+        )?;
         for u in &unmatched {
             writeln!(err, "{u}")?;
         }

@@ -179,6 +179,17 @@ impl HourProfile {
         p * 168.0
     }
 
+    /// Activity in the hour of day of `h` (any weekday) relative to an average hour.
+    pub fn relative_hour_of_day(&self, h: u8) -> f32 {
+        let hod = i32::from(h % 24);
+        let c = |hour: i32| -> f32 {
+            (0..7).map(|d| f32::from(self.counts[(d * 24 + hour.rem_euclid(24)) as usize])).sum()
+        };
+        let smoothed = c(hod) + 0.5 * (c(hod - 1) + c(hod + 1));
+        let p = (smoothed + 0.1) / (2.0 * self.total as f32 + 4.8);
+        p * 24.0
+    }
+
     /// Total weight behind the profile.
     pub fn total(&self) -> u32 {
         self.total
@@ -256,23 +267,42 @@ impl Window {
     }
 }
 
-/// A long tumbling window that tracks volume only.
+/// Response volume over the last hours against what the same operations usually return,
+/// exponentially decayed (half-life a third of the long window), so a slow exfiltration is never
+/// split across window boundaries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct VolumeWindow {
-    /// Window start, baseline clock (0 = none open).
-    pub start: u32,
-    /// Events with a size.
-    pub sized: u32,
-    /// Response bytes.
-    pub bytes: f64,
-    /// Sum of each response's excess over its operation's typical size, in ln(1 + bytes).
+pub struct RecentVolume {
+    /// Time of the last update, baseline clock.
+    pub t: u32,
+    /// Decayed count of sized responses.
+    pub n: f32,
+    /// Decayed sum of each response's excess over its operation's usual size, ln(1 + bytes).
     pub excess: f32,
+    /// Decayed bytes returned.
+    pub bytes: f32,
+    /// Decayed bytes at the same operations' typical sizes.
+    pub expected_bytes: f32,
 }
 
-impl VolumeWindow {
-    /// Whether `t` falls inside the window.
-    pub fn contains(&self, t: u32, len: u32) -> bool {
-        self.start != 0 && t >= self.start && t < self.start.saturating_add(len)
+impl RecentVolume {
+    /// The totals as of `t`, with one more response added when given: its bytes and
+    /// [`Baseline::volume_excess`].
+    pub fn at(&self, t: u32, window_secs: u32, add: Option<(u64, (f32, f32))>) -> RecentVolume {
+        let f = crate::stats::decay(t.saturating_sub(self.t), (window_secs / 3).max(1));
+        let mut r = RecentVolume {
+            t: t.max(self.t),
+            n: self.n * f,
+            excess: self.excess * f,
+            bytes: self.bytes * f,
+            expected_bytes: self.expected_bytes * f,
+        };
+        if let Some((b, (excess, usual))) = add {
+            r.n += 1.0;
+            r.excess += excess;
+            r.bytes += b as f32;
+            r.expected_bytes += usual.exp_m1().max(0.0);
+        }
+        r
     }
 }
 
@@ -285,6 +315,8 @@ pub struct WindowStats {
     pub ops: EwStats,
     /// Distinct resources per window.
     pub resources: EwStats,
+    /// Requests per (active) window.
+    pub events: EwStats,
     /// Failure ratio per window.
     pub failure_ratio: EwStats,
 }
@@ -389,8 +421,10 @@ pub struct Baseline {
     pub short: Window,
     /// Closed short windows.
     pub short_stats: WindowStats,
-    /// Long window in progress.
-    pub long: VolumeWindow,
+    /// Response volume over the last hours against the operations' usual sizes.
+    pub recent: RecentVolume,
+    /// Each response's excess over its operation's usual size, ln(1 + bytes).
+    pub residual: EwStats,
     /// Travel and concurrency tracking.
     pub whereabouts: Whereabouts,
     /// Share of located events that were "impossible" jumps from the previous location: high
@@ -406,14 +440,15 @@ impl Baseline {
     }
 
     /// How much larger than usual a response of `bytes` is for operation `op`, in ln(1 + bytes):
-    /// against the operation's own typical size when it has one, else the credential's.
-    pub fn volume_excess(&self, op: u32, bytes: u64) -> f32 {
+    /// against the operation's own typical size when it has one, else the credential's. Returns
+    /// (excess, the operation's typical ln(1 + bytes)).
+    pub fn volume_excess(&self, op: u32, bytes: u64) -> (f32, f32) {
         let x = (bytes as f32).ln_1p();
         let expected = match self.ops.slot_of(op) {
             Some(i) if self.op_volume[i] > 0 => f32::from(self.op_volume[i]) / 1000.0,
             _ => self.volume.mean,
         };
-        x - expected
+        (x - expected, expected)
     }
 
     /// How far the baseline is from maturity, 0–1 (events and age both count).
@@ -442,9 +477,9 @@ impl Baseline {
         let excess = obs.event.bytes_out.map(|b| self.volume_excess(obs.op, b));
         if let (Some((slot, fresh)), Some(b)) = (self.ops.learn(obs.op, t, hl, w), obs.event.bytes_out) {
             let x = (b as f32).ln_1p() * 1000.0;
-            let v = &mut self.op_volume[slot];
-            *v = if fresh { x } else { f32::from(*v) + OP_VOLUME_ALPHA * w * (x - f32::from(*v)) }
-                .clamp(0.0, f32::from(u16::MAX)) as u16;
+            let mean = f32::from(self.op_volume[slot]);
+            let mean = if fresh { x } else { mean + OP_VOLUME_ALPHA * w * (x - mean) };
+            self.op_volume[slot] = mean.clamp(0.0, f32::from(u16::MAX)) as u16;
         }
         if let Some(k) = obs.net {
             self.nets.learn(k, t, hl, w);
@@ -493,18 +528,15 @@ impl Baseline {
                 }
                 st.ops.update(s.ops.estimate(), WINDOW_ALPHA, w);
                 st.resources.update(s.resources.estimate(), WINDOW_ALPHA, w);
+                st.events.update(s.events as f32, WINDOW_ALPHA, w);
                 st.failure_ratio.update(s.failures as f32 / s.events as f32, WINDOW_ALPHA, w);
             }
             self.short = Window { start: t, ..Window::default() };
         }
         self.short.add(obs);
-        if !self.long.contains(t, cfg.long_window_secs) {
-            self.long = VolumeWindow { start: t, ..VolumeWindow::default() };
-        }
         if let (Some(b), Some(x)) = (obs.event.bytes_out, excess) {
-            self.long.sized += 1;
-            self.long.bytes += b as f64;
-            self.long.excess += x;
+            self.residual.update(x.0, VOLUME_ALPHA, w);
+            self.recent = self.recent.at(t, cfg.long_window_secs, Some((b, x)));
         }
 
         if let (Some(here), Some((there, then))) = (obs.event.origin.geo, self.whereabouts.last_geo) {

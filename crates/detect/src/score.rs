@@ -17,8 +17,13 @@ const NOVELTY_FLOOR_BITS: f32 = 4.0;
 const NOVELTY_SCALE_BITS: f32 = 6.0;
 /// Weight of a new network (/24, /64) relative to a new ASN or country: addresses churn more.
 const NET_WEIGHT: f32 = 0.7;
+/// Weight of a new network or ASN when the country is a known one.
+const DOMESTIC_WEIGHT: f32 = 0.75;
 /// Weight of a new client (user agent): clients update, so a new one is weaker evidence.
 const CLIENT_WEIGHT: f32 = 0.7;
+/// Other credentials that must take up a value before it counts as a population-wide change:
+/// fewer could be one attacker using several stolen keys.
+const ADOPTION_MIN: u32 = 3;
 /// Share of a peer group's traffic from which a value counts as known to the peers.
 const PEER_KNOWN_SHARE: f32 = 0.01;
 /// Minimum per-minute requests for a burst, whatever the history: quieter is never a burst.
@@ -27,14 +32,24 @@ const RATE_MIN_PER_MINUTE: f32 = 20.0;
 const RATE_MIN_RATIO: f32 = 6.0;
 /// Minutes of history before the rate detector trusts its baseline.
 const RATE_MIN_MINUTES: u32 = 30;
+/// Active short windows of history before the sustained-rate check trusts its baseline.
+const RATE_MIN_WINDOWS: u32 = 20;
+/// A sustained burst is at least this many times the usual requests per active window.
+const RATE_MIN_WINDOW_RATIO: f32 = 8.0;
+/// Minimum requests in a short window for a sustained burst, whatever the history.
+const RATE_MIN_PER_WINDOW: f32 = 60.0;
 /// Smallest short-window volume that can be exfiltration, bytes.
 const EXFIL_MIN_BYTES: f64 = 5.0e6;
-/// Smallest long-window volume that can be slow exfiltration, bytes.
-const SLOW_EXFIL_MIN_BYTES: f64 = 2.0e6;
-/// Slow exfiltration: the long window's typical response is at least this many times usual.
-const SLOW_EXFIL_MIN_RATIO: f32 = 2.5;
-/// Requests in the long window before its mean is trusted.
-const SLOW_EXFIL_MIN_EVENTS: u32 = 30;
+/// Smallest excess volume that can be slow exfiltration, bytes.
+const SLOW_EXFIL_MIN_BYTES: f64 = 1.0e6;
+/// Responses (decayed count) before slow exfiltration is considered.
+const SLOW_EXFIL_MIN_EVENTS: f32 = 30.0;
+/// Recent responses typically at least this many times their operations' usual size.
+const SLOW_EXFIL_MIN_RATIO: f32 = 1.5;
+/// Standard errors of the recent mean excess above usual that make slow exfiltration.
+const SLOW_EXFIL_MIN_Z: f32 = 4.0;
+/// Responses of history before the test is trusted.
+const SLOW_EXFIL_MIN_HISTORY: u32 = 100;
 /// Enumeration floors: distinct operations / resources in one short window.
 const ENUM_MIN_OPS: f32 = 12.0;
 const ENUM_MIN_RESOURCES: f32 = 40.0;
@@ -81,6 +96,15 @@ pub struct Novelty {
     pub agent: bool,
     /// The baseline was trusted: established, or judged through a mature peer group.
     pub supported: bool,
+}
+
+/// Bits of surprise removed because other credentials took up the same value recently.
+fn adoption_discount(adopters: u32) -> f32 {
+    if adopters < ADOPTION_MIN {
+        0.0
+    } else {
+        2.0 * (1.0 + adopters as f32).log2()
+    }
 }
 
 fn novelty_score(bits: f32) -> f32 {
@@ -173,27 +197,27 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     if nov.privileged {
         privilege(&scope, nov.class, &mut signals);
     }
+    if state == CredentialState::Dormant && b.events >= cfg.learning_events {
+        let idle = t.saturating_sub(b.last_seen);
+        signals.push(Signal {
+            detector: Detector::DormantReactivation,
+            score: 68,
+            observed: format!("first use after {} idle", days(idle)),
+            baseline: format!(
+                "last used {}; dormancy threshold {}",
+                format_rfc3339_ms(to_ms(b.last_seen)),
+                days(cfg.dormancy_secs)
+            ),
+        });
+    }
     if established {
         unusual_hour(b, obs, &mut signals);
-        if state == CredentialState::Dormant {
-            let idle = t.saturating_sub(b.last_seen);
-            signals.push(Signal {
-                detector: Detector::DormantReactivation,
-                score: 68,
-                observed: format!("first use after {} idle", days(idle)),
-                baseline: format!(
-                    "last used {}; dormancy threshold {}",
-                    format_rfc3339_ms(to_ms(b.last_seen)),
-                    days(cfg.dormancy_secs)
-                ),
-            });
-        }
     }
     travel(b, obs, cfg, &mut signals);
     concurrency(b, obs, &mut signals);
     rate(b, obs, ctx, &mut signals);
     volume(b, obs, cfg, &mut signals);
-    window(b, obs, cfg, &mut signals);
+    window(b, obs, cfg, ctx.population.surge_factor(), &mut signals);
 
     // Without a trusted baseline, behavioural signals are only hints.
     if !nov.supported {
@@ -287,16 +311,19 @@ fn origin(
             bits -= 4.0;
         }
         if let Some(k) = key {
-            let adopters = ctx.population.adopters(dim, k, t);
-            bits -= 2.0 * (1.0 + adopters as f32).log2();
+            bits -= adoption_discount(ctx.population.adopters(dim, k, t));
         }
         bits * weight
     };
     let pc = |f: &dyn Fn(&PeerProfile) -> Lookup| peer.map(f);
     let c_bits =
         judge(country, obs.country.and_then(|k| pc(&|p| p.countries.lookup(k, t, hl))), Dim::Country, obs.country, 1.0);
-    let a_bits = judge(asn, obs.asn.and_then(|k| pc(&|p| p.asns.lookup(k, t, hl))), Dim::Asn, obs.asn, 1.0);
-    let n_bits = judge(net, obs.net.and_then(|k| pc(&|p| p.nets.lookup(k, t, hl))), Dim::Net, obs.net, NET_WEIGHT);
+    // A new network operator in a known country is what VPNs, hotels and tethering look like;
+    // it counts, but less than a new country.
+    let home = if country.is_some_and(|l| !l.novel) { DOMESTIC_WEIGHT } else { 1.0 };
+    let a_bits = judge(asn, obs.asn.and_then(|k| pc(&|p| p.asns.lookup(k, t, hl))), Dim::Asn, obs.asn, home);
+    let n_bits =
+        judge(net, obs.net.and_then(|k| pc(&|p| p.nets.lookup(k, t, hl))), Dim::Net, obs.net, NET_WEIGHT * home);
     let mut parts = [c_bits, a_bits, n_bits];
     parts.sort_by(|x, y| y.total_cmp(x));
     let mut bits = parts[0] + 0.3 * parts[1].max(0.0);
@@ -305,7 +332,7 @@ fn origin(
     }
     let new_client = agent.filter(|l| l.novel && !b.agents.is_empty()).map(|l| {
         let adopters = obs.agent.map_or(0, |k| ctx.population.adopters(Dim::Agent, k, t));
-        (CLIENT_WEIGHT * l.surprise_bits() - 2.0 * (1.0 + adopters as f32).log2()).max(0.0)
+        (CLIENT_WEIGHT * l.surprise_bits() - adoption_discount(adopters)).max(0.0)
     });
     bits += new_client.unwrap_or(0.0);
     let score = novelty_score(bits);
@@ -365,7 +392,7 @@ fn client(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, agent: Option<
         return;
     }
     let adopters = ctx.population.adopters(Dim::Agent, k, obs.t);
-    let bits = CLIENT_WEIGHT * l.surprise_bits() - 2.0 * (1.0 + adopters as f32).log2();
+    let bits = CLIENT_WEIGHT * l.surprise_bits() - adoption_discount(adopters);
     let score = novelty_score(bits);
     if score < 1.0 {
         return;
@@ -395,7 +422,7 @@ fn privilege(s: &Scope<'_>, class: OpClass, out: &mut Vec<Signal>) {
         score -= 30.0;
     }
     let adopters = ctx.population.adopters(Dim::Op, obs.op, obs.t);
-    score -= 10.0 * (1.0 + adopters as f32).log2();
+    score -= 5.0 * adoption_discount(adopters);
     if b.events == 0 || score <= 0.0 {
         return;
     }
@@ -431,7 +458,11 @@ fn unusual_hour(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
     if b.hours.total() < MIN_PROFILE {
         return;
     }
-    let rel = b.hours.relative(obs.hour_of_week);
+    // The hour of the week, unless the hour of the day is usual on other days: a weekday not yet
+    // seen is not an unusual hour. The weekly pattern speaks only after two weeks of history.
+    let week = obs.t.saturating_sub(b.first_seen) >= 14 * 86_400;
+    let by_day = b.hours.relative_hour_of_day(obs.hour_of_week);
+    let rel = if week { b.hours.relative(obs.hour_of_week).max(by_day * 0.25) } else { by_day };
     if rel >= 0.05 {
         return;
     }
@@ -476,7 +507,11 @@ fn travel(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
         score -= 20.0;
     }
     if domestic {
-        // Within one country, mixed Wi-Fi and carrier networks geolocate far apart.
+        // Within one country, mixed Wi-Fi and carrier networks geolocate far apart: only a
+        // credential known to stay put is judged on a domestic jump.
+        if b.jump_rate.n < JUMP_MIN_EVENTS {
+            return;
+        }
         score -= 15.0;
     }
     let rate = if b.jump_rate.n >= JUMP_MIN_EVENTS {
@@ -529,25 +564,45 @@ fn concurrency(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
 }
 
 fn rate(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Signal>) {
-    if b.rate.n < RATE_MIN_MINUTES {
-        return;
-    }
-    let count = if obs.t / 60 == b.minute { b.minute_count + 1 } else { 1 } as f32;
     let surge = ctx.population.surge_factor();
-    let threshold =
-        RATE_MIN_PER_MINUTE.max(b.rate.mean * RATE_MIN_RATIO).max(b.rate.mean + 8.0 * b.rate.sd(1.0)) * surge;
-    if count < threshold {
-        return;
-    }
-    let score = 55.0 + 12.0 * (count / threshold).log2();
     let surge_note =
         if surge > 1.5 { format!(" (population-wide traffic {surge:.1}x usual, allowed for)") } else { String::new() };
-    out.push(Signal {
-        detector: Detector::RateBurst,
-        score: score.min(95.0) as u8,
-        observed: format!("{count:.0} requests in the current minute"),
-        baseline: format!("usual {:.1} ± {:.1} per active minute{surge_note}", b.rate.mean, b.rate.sd(0.0)),
-    });
+    // A spike within a minute.
+    if b.rate.n >= RATE_MIN_MINUTES {
+        let count = if obs.t / 60 == b.minute { b.minute_count + 1 } else { 1 } as f32;
+        let threshold =
+            RATE_MIN_PER_MINUTE.max(b.rate.mean * RATE_MIN_RATIO).max(b.rate.mean + 8.0 * b.rate.sd(1.0)) * surge;
+        if count >= threshold {
+            out.push(Signal {
+                detector: Detector::RateBurst,
+                score: (55.0 + 12.0 * (count / threshold).log2()).min(95.0) as u8,
+                observed: format!("{count:.0} requests in the current minute"),
+                baseline: format!("usual {:.1} ± {:.1} per active minute{surge_note}", b.rate.mean, b.rate.sd(0.0)),
+            });
+            return;
+        }
+    }
+    // A sustained burst over the short window.
+    let st = &b.short_stats.events;
+    if st.n < RATE_MIN_WINDOWS {
+        return;
+    }
+    let w = ctx.cfg.short_window_secs;
+    let count = if b.short.contains(obs.t, w) { b.short.events + 1 } else { 1 } as f32;
+    let threshold = RATE_MIN_PER_WINDOW.max(st.mean * RATE_MIN_WINDOW_RATIO).max(st.mean + 6.0 * st.sd(2.0)) * surge;
+    if count >= threshold {
+        out.push(Signal {
+            detector: Detector::RateBurst,
+            score: (60.0 + 12.0 * (count / threshold).log2()).min(95.0) as u8,
+            observed: format!("{count:.0} requests in {} minutes", obs.t.saturating_sub(b.short.start) / 60 + 1),
+            baseline: format!(
+                "usual {:.1} ± {:.1} per active {}-minute window{surge_note}",
+                st.mean,
+                st.sd(0.0),
+                w / 60
+            ),
+        });
+    }
 }
 
 fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec<Signal>) {
@@ -579,34 +634,34 @@ fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
             });
         }
     }
-    let v = &b.volume;
-    if !fired && v.n >= 100 && b.long.contains(obs.t, cfg.long_window_secs) {
-        let n = b.long.sized + 1;
-        let total = b.long.bytes + this_f;
-        let elevation = (b.long.excess + b.volume_excess(obs.op, this)) / n as f32;
-        let z = elevation / (v.sd(0.3) / (n as f32).sqrt());
-        if n >= SLOW_EXFIL_MIN_EVENTS
-            && total >= SLOW_EXFIL_MIN_BYTES
-            && elevation >= SLOW_EXFIL_MIN_RATIO.ln()
-            && z >= 6.0
-        {
+    // Slow exfiltration: responses over the last hours larger than their operations usually
+    // return, consistently enough to rule out chance and in enough volume to matter.
+    let recent = b.recent.at(obs.t, cfg.long_window_secs, Some((this, b.volume_excess(obs.op, this))));
+    if !fired && b.residual.n >= SLOW_EXFIL_MIN_HISTORY && recent.n >= SLOW_EXFIL_MIN_EVENTS {
+        // The recent mean excess against its usual level, in standard errors.
+        let shift = recent.excess / recent.n - b.residual.mean;
+        let z = shift / (b.residual.sd(0.3) / recent.n.sqrt());
+        let extra = f64::from(recent.bytes - recent.expected_bytes);
+        if z >= SLOW_EXFIL_MIN_Z && shift >= SLOW_EXFIL_MIN_RATIO.ln() && extra >= SLOW_EXFIL_MIN_BYTES {
             out.push(Signal {
                 detector: Detector::SlowExfiltration,
-                score: (60.0 + 12.0 * (elevation - SLOW_EXFIL_MIN_RATIO.ln())).min(92.0) as u8,
+                score: (60.0 + 3.0 * (z - SLOW_EXFIL_MIN_Z)).min(92.0) as u8,
                 observed: format!(
-                    "{} over {} requests in {} hours, responses {:.1}x their operations' usual size",
-                    bytes(total),
-                    n,
-                    obs.t.saturating_sub(b.long.start) / 3600,
-                    elevation.exp()
+                    "{} returned over about {:.0} requests in the last hours; responses typically {:.1}x their operations' usual size",
+                    bytes(f64::from(recent.bytes)),
+                    recent.n,
+                    shift.exp()
                 ),
-                baseline: format!("usual response about {}", bytes(f64::from(v.mean).exp_m1())),
+                baseline: format!(
+                    "about {} at those operations' usual sizes; a shift this large over this many requests is {z:.0} standard errors out",
+                    bytes(f64::from(recent.expected_bytes)),
+                ),
             });
         }
     }
 }
 
-fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec<Signal>) {
+fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, surge: f32, out: &mut Vec<Signal>) {
     let e = obs.event;
     let mut w = if b.short.contains(obs.t, cfg.short_window_secs) { b.short } else { Default::default() };
     // The window as it will be once this event is added.
@@ -659,11 +714,13 @@ fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
     let ops_threshold =
         if trusted { ENUM_MIN_OPS.max(st.ops.mean + 5.0 * st.ops.sd(1.0) + 3.0) } else { ENUM_MIN_OPS * 1.5 };
     let res = w.resources.estimate();
-    let res_threshold = if trusted {
-        ENUM_MIN_RESOURCES.max(st.resources.mean + 5.0 * st.resources.sd(2.0) + 10.0)
-    } else {
-        ENUM_MIN_RESOURCES * 1.5
-    };
+    // Distinct resources grow with traffic: a population-wide surge raises the bar with it.
+    let res_threshold = surge
+        * if trusted {
+            ENUM_MIN_RESOURCES.max(st.resources.mean + 5.0 * st.resources.sd(2.0) + 10.0)
+        } else {
+            ENUM_MIN_RESOURCES * 1.5
+        };
     let over_ops = ops - ops_threshold;
     let over_res = (res - res_threshold) / 4.0;
     if over_ops >= 0.0 || over_res >= 0.0 {

@@ -83,7 +83,7 @@ pub struct Finding {
     pub signals: Vec<Signal>,
     /// Anomalous events folded in.
     pub count: u64,
-    /// Ids of the triggering events (first [`MAX_RELATED`]).
+    /// Ids of the triggering events (the first 32).
     pub related: Vec<String>,
     /// Where the anomalous activity came from (first few distinct).
     pub sources: Vec<SourceSample>,
