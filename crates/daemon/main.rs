@@ -9,11 +9,13 @@ use clap::{Parser, Subcommand};
 // The shared per-event pipeline, under the name the binary's modules use.
 use credence_finding::pipeline;
 
+mod config;
 mod demo;
 mod input;
 mod keys;
 mod render;
 mod replay;
+mod run;
 
 /// Runtime behavioural anomaly detection for API credentials.
 #[derive(Debug, Parser)]
@@ -27,6 +29,10 @@ struct Cli {
 enum Command {
     /// Stream log files (or stdin) through the engine on event time and write findings.
     Replay(replay::ReplayArgs),
+    /// Run the streaming daemon: consume API logs from Kafka, publish findings.
+    Run(run::RunArgs),
+    /// Check a daemon configuration file (and the environment's overrides) without starting.
+    CheckConfig(run::CheckConfigArgs),
     /// Run the built-in simulator through the engine: readable alerts, then recall and precision.
     Demo(demo::DemoArgs),
     /// Write the simulator's labelled stream as OCSF JSON lines.
@@ -37,6 +43,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay::run(args).map(|_| ()),
+        Command::Run(args) => return run::run_command(args),
+        Command::CheckConfig(args) => return run::check_config_command(args),
         Command::Demo(args) => demo::run_demo(args).map(|_| ()),
         Command::Simulate(args) => demo::run_simulate(args),
     };

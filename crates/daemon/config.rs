@@ -1,0 +1,463 @@
+//! The daemon's configuration: one TOML file (`credence run --config FILE`), overridden by
+//! `CREDENCE_*` environment variables, checked once into a [`Settings`] with every problem
+//! reported at once. `credence.example.toml` at the repository root documents every field.
+//!
+//! Layers, lowest first: built-in defaults, the file, the environment ([`layer`]). Then
+//! [`Config::problems`] checks the values (no I/O), and [`Settings::resolve`] loads what the
+//! configuration points at (pseudonymisation key, field mappings) and checks the raw librdkafka
+//! options against librdkafka itself.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use credence_detect::{DetectConfig, Severity};
+use credence_event::{FieldMapping, Format};
+use serde::{Deserialize, Serialize};
+
+pub mod layer;
+mod resolve;
+
+pub use resolve::{InputSettings, Settings};
+
+/// Default `inputs.max_message_bytes`: the decoder's own default, 16 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Exit code for a bad configuration (`EX_CONFIG` from sysexits.h).
+pub const EX_CONFIG: u8 = 64;
+
+/// librdkafka options the daemon sets itself because its delivery guarantees depend on them; the
+/// pass-through maps may not override them.
+pub const MANAGED_OPTIONS: &[(&str, &str)] = &[
+    ("bootstrap.servers", "set kafka.bootstrap_servers"),
+    ("group.id", "set kafka.group_id"),
+    ("client.id", "set kafka.client_id"),
+    ("enable.auto.commit", "offsets are committed automatically after they are stored"),
+    ("enable.auto.offset.store", "an offset is stored only after its event is scored and its alerts are acknowledged"),
+    ("enable.idempotence", "the alert producer is always idempotent"),
+    ("acks", "the alert producer always waits for all in-sync replicas"),
+    ("request.required.acks", "the alert producer always waits for all in-sync replicas"),
+    ("partition.assignment.strategy", "the daemon relies on cooperative-sticky assignment"),
+    ("enable.partition.eof", "used internally"),
+    ("auto.offset.reset", "set kafka.auto_offset_reset"),
+    ("auto.commit.interval.ms", "set kafka.commit_interval_ms"),
+    ("message.timeout.ms", "set alerts.delivery_timeout_ms"),
+    ("delivery.timeout.ms", "set alerts.delivery_timeout_ms"),
+];
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Connection to Kafka and the consumer group.
+    pub kafka: KafkaConfig,
+    /// Input topics, each with its log format. At least one.
+    pub inputs: Vec<InputConfig>,
+    /// Credential lifecycle records (created / revoked / expired / rotated).
+    pub lifecycle: LifecycleConfig,
+    /// Where findings go.
+    pub alerts: AlertsConfig,
+    /// Where undecodable messages go.
+    pub dead_letter: DeadLetterConfig,
+    /// The pseudonymisation key.
+    pub pseudonym: PseudonymConfig,
+    /// Flow control and shutdown.
+    pub daemon: DaemonConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Detection settings (see `credence_detect::DetectConfig`).
+    pub detect: DetectConfig,
+}
+
+/// `[kafka]`: the cluster and the consumer group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Comma-separated `host:port` list of brokers. Required; no default.
+    pub bootstrap_servers: String,
+    /// Consumer group of the input topics. Default `credence`.
+    pub group_id: String,
+    /// Client id sent to the brokers (shows in broker logs and quotas). Default `credence`.
+    pub client_id: String,
+    /// Where a partition with no committed offset starts: `earliest` or `latest`. Default
+    /// `earliest`.
+    pub auto_offset_reset: OffsetReset,
+    /// How often stored offsets are committed, milliseconds. Default 5000.
+    pub commit_interval_ms: u64,
+    /// Consumer group session timeout, milliseconds. Default 45000.
+    pub session_timeout_ms: u64,
+    /// Longest time between polls before the consumer is considered stuck, milliseconds.
+    /// Default 300000.
+    pub max_poll_interval_ms: u64,
+    /// How long start-up waits for the brokers and checks that every topic exists, seconds.
+    /// Default 60.
+    pub startup_timeout_secs: u64,
+    /// Raw librdkafka options for every client (consumers and producer), applied last: TLS, SASL,
+    /// timeouts. Default empty. Keys as librdkafka spells them (`security.protocol`).
+    pub librdkafka: BTreeMap<String, RawOption>,
+    /// Raw librdkafka options for the consumers only, applied after `librdkafka`. Default empty.
+    pub consumer_librdkafka: BTreeMap<String, RawOption>,
+    /// Raw librdkafka options for the producer only, applied after `librdkafka`. Default empty.
+    pub producer_librdkafka: BTreeMap<String, RawOption>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: String::new(),
+            group_id: "credence".into(),
+            client_id: "credence".into(),
+            auto_offset_reset: OffsetReset::Earliest,
+            commit_interval_ms: 5000,
+            session_timeout_ms: 45_000,
+            max_poll_interval_ms: 300_000,
+            startup_timeout_secs: 60,
+            librdkafka: BTreeMap::new(),
+            consumer_librdkafka: BTreeMap::new(),
+            producer_librdkafka: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where a partition without a committed offset starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OffsetReset {
+    /// The oldest retained message.
+    Earliest,
+    /// Only messages produced from now on.
+    Latest,
+}
+
+impl OffsetReset {
+    /// The librdkafka value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffsetReset::Earliest => "earliest",
+            OffsetReset::Latest => "latest",
+        }
+    }
+}
+
+/// A raw librdkafka option value: TOML strings, integers, floats and booleans are all accepted
+/// and passed on as text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RawOption {
+    /// Text.
+    Text(String),
+    /// Integer.
+    Int(i64),
+    /// Float.
+    Float(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+impl fmt::Display for RawOption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawOption::Text(s) => f.write_str(s),
+            RawOption::Int(i) => write!(f, "{i}"),
+            RawOption::Float(x) => write!(f, "{x}"),
+            RawOption::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// `[[inputs]]`: topics of one log format. The topics of one input share one detection engine
+/// (baselines, peer groups); separate inputs have separate engines, so put streams that carry the
+/// same credentials in one input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputConfig {
+    /// Topics to consume. At least one; no default.
+    pub topics: Vec<String>,
+    /// Log format: `ocsf`, `cloudtrail`, `kong`, `envoy` or `mapped`. Default `ocsf`.
+    pub format: Format,
+    /// Field mapping for `format = "mapped"`, inline (a `[inputs.mapping]` table of JSON pointers).
+    /// Default none.
+    pub mapping: Option<FieldMapping>,
+    /// Field mapping for `format = "mapped"`, from a TOML file. Default none.
+    pub mapping_file: Option<PathBuf>,
+    /// Largest message decoded; larger ones go to the dead-letter topic, bytes. Default 16 MiB.
+    pub max_message_bytes: usize,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            topics: Vec::new(),
+            format: Format::Ocsf,
+            mapping: None,
+            mapping_file: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// `[lifecycle]`: the credential lifecycle topic. Every daemon reads all of it from the beginning
+/// at start (it is not part of the consumer group), so it may be compacted by credential.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleConfig {
+    /// Topic of lifecycle records (JSON lines: time, credential_uid, action, reason). Default
+    /// none: no lifecycle input, so no ghost-credential alerts.
+    pub topic: Option<String>,
+    /// How long start-up waits to read the lifecycle topic to its end before consuming events,
+    /// seconds. Default 60.
+    pub catch_up_timeout_secs: u64,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig { topic: None, catch_up_timeout_secs: 60 }
+    }
+}
+
+/// `[alerts]`: OCSF Detection Findings, to a Kafka topic and/or a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Topic for findings, keyed by the pseudonymised credential. Default none.
+    pub topic: Option<String>,
+    /// File for findings as JSON lines, or `-` for standard output. Default none.
+    pub file: Option<PathBuf>,
+    /// Lowest severity published: `informational`, `low`, `medium`, `high`, `critical`. Default
+    /// `low`.
+    pub min_severity: Severity,
+    /// Time without a new anomaly after which a finding closes, seconds (event time). Default 3600.
+    pub finding_window_secs: u64,
+    /// How long the producer retries one delivery before reporting it failed, milliseconds; a
+    /// failed delivery is sent again, so this only decides how often failures are logged.
+    /// Default 300000.
+    pub delivery_timeout_ms: u64,
+    /// Name of this instance in each finding's `metadata.loggers` (a pod name). Default none.
+    pub instance: Option<String>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            topic: None,
+            file: None,
+            min_severity: Severity::Low,
+            finding_window_secs: 3600,
+            delivery_timeout_ms: 300_000,
+            instance: None,
+        }
+    }
+}
+
+/// `[dead_letter]`: where undecodable input goes, with its error and origin in headers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadLetterConfig {
+    /// Dead-letter topic. Default none: undecodable messages are only counted and logged at
+    /// DEBUG.
+    pub topic: Option<String>,
+    /// Largest original message copied into a dead letter, bytes; above it the dead letter has
+    /// headers only. Keep it under the broker's `message.max.bytes`. Default 900000.
+    pub max_payload_bytes: usize,
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        DeadLetterConfig { topic: None, max_payload_bytes: 900_000 }
+    }
+}
+
+/// `[pseudonym]`: the HMAC key that turns credential ids into pseudonyms.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PseudonymConfig {
+    /// File holding the key (first line: 64+ hex digits, or 32+ bytes of text). Default none:
+    /// the key comes from `CREDENCE_PSEUDONYM_KEY`. One of the two is required.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[daemon]`: flow control and shutdown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// Alert and dead-letter deliveries awaiting acknowledgement beyond which consumption pauses,
+    /// messages. Default 10000.
+    pub max_in_flight: usize,
+    /// Messages fetched but not yet scored beyond which consumption pauses, messages.
+    /// Default 8192.
+    pub buffer_messages: usize,
+    /// Time from SIGTERM to exit: stop fetching, drain, flush alerts, commit, seconds. Keep it
+    /// below the pod's termination grace period. Default 20.
+    pub shutdown_timeout_secs: u64,
+    /// Tokio worker threads; 0 means one per core. Default 0.
+    pub worker_threads: usize,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig { max_in_flight: 10_000, buffer_messages: 8192, shutdown_timeout_secs: 20, worker_threads: 0 }
+    }
+}
+
+/// `[log]`: logs go to standard error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `json` (one object per line, for production) or `text`. Default `json`.
+    pub format: LogFormat,
+    /// Filter in `RUST_LOG` syntax (`info`, `info,credence=debug`); `RUST_LOG` overrides it.
+    /// Default `info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Json, level: "info".into() }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+/// Whether `name` is a legal Kafka topic name.
+fn legal_topic(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl Config {
+    /// Every problem with the values, at once (no I/O: files and keys are checked by
+    /// [`Settings::resolve`]).
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let k = &self.kafka;
+        if k.bootstrap_servers.trim().is_empty() {
+            p.push("kafka.bootstrap_servers is required (host:port[,host:port...])".to_string());
+        }
+        if k.group_id.trim().is_empty() {
+            p.push("kafka.group_id must not be empty".into());
+        }
+        if k.commit_interval_ms == 0 {
+            p.push("kafka.commit_interval_ms must be positive".into());
+        }
+        if k.session_timeout_ms == 0 || k.max_poll_interval_ms < k.session_timeout_ms {
+            p.push("kafka.max_poll_interval_ms must be at least kafka.session_timeout_ms > 0".into());
+        }
+        if k.startup_timeout_secs == 0 {
+            p.push("kafka.startup_timeout_secs must be positive".into());
+        }
+        for (table, map) in [
+            ("librdkafka", &k.librdkafka),
+            ("consumer_librdkafka", &k.consumer_librdkafka),
+            ("producer_librdkafka", &k.producer_librdkafka),
+        ] {
+            for key in map.keys() {
+                if let Some((_, why)) = MANAGED_OPTIONS.iter().find(|(m, _)| m == key) {
+                    p.push(format!("kafka.{table}.\"{key}\" is managed by credence: {why}"));
+                }
+            }
+        }
+
+        if self.inputs.is_empty() {
+            p.push("at least one [[inputs]] table is required".into());
+        }
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut claim = |topic: &str, owner: String, p: &mut Vec<String>| {
+            if !legal_topic(topic) {
+                p.push(format!("{owner}: `{topic}` is not a legal topic name (1-249 of a-z A-Z 0-9 . _ -)"));
+            }
+            if let Some(first) = seen.get(topic) {
+                p.push(format!("{owner}: topic `{topic}` is already used by {first}"));
+            } else {
+                seen.insert(topic.to_string(), owner);
+            }
+        };
+        for (i, input) in self.inputs.iter().enumerate() {
+            let at = format!("inputs[{i}]");
+            if input.topics.is_empty() {
+                p.push(format!("{at}.topics must name at least one topic"));
+            }
+            for t in &input.topics {
+                claim(t, format!("{at}.topics"), &mut p);
+            }
+            match (input.format, input.mapping.is_some(), input.mapping_file.is_some()) {
+                (Format::Mapped, false, false) => {
+                    p.push(format!("{at}: format `mapped` needs a mapping ({at}.mapping or {at}.mapping_file)"))
+                }
+                (Format::Mapped, true, true) => p.push(format!("{at}: give either mapping or mapping_file, not both")),
+                // Read and checked by `Settings::resolve`.
+                (Format::Mapped, false, true) => {}
+                (Format::Mapped, true, false) => {
+                    if let Some(Err(e)) = input.mapping.as_ref().map(FieldMapping::validate) {
+                        p.push(format!("{at}.mapping: {}", e.problems.join("; ")));
+                    }
+                }
+                (f, m, mf) if m || mf => {
+                    p.push(format!("{at}: a field mapping only applies to format `mapped`, not `{}`", f.as_str()))
+                }
+                _ => {}
+            }
+            if input.max_message_bytes == 0 {
+                p.push(format!("{at}.max_message_bytes must be positive"));
+            }
+        }
+        if self.inputs.iter().map(|i| i.topics.len()).sum::<usize>() > usize::from(u16::MAX) {
+            p.push("inputs: at most 65535 topics".into());
+        }
+        if let Some(t) = &self.lifecycle.topic {
+            claim(t, "lifecycle.topic".into(), &mut p);
+        }
+        if self.lifecycle.catch_up_timeout_secs == 0 {
+            p.push("lifecycle.catch_up_timeout_secs must be positive".into());
+        }
+
+        let a = &self.alerts;
+        if a.topic.is_none() && a.file.is_none() {
+            p.push("alerts: set alerts.topic, alerts.file, or both; findings would go nowhere".into());
+        }
+        if let Some(t) = &a.topic {
+            claim(t, "alerts.topic".into(), &mut p);
+        }
+        if a.file.as_ref().is_some_and(|f| f.as_os_str().is_empty()) {
+            p.push("alerts.file must not be empty (use `-` for standard output)".into());
+        }
+        if a.finding_window_secs == 0 || a.finding_window_secs > i64::MAX as u64 / 1000 {
+            p.push("alerts.finding_window_secs must be positive".into());
+        }
+        if a.delivery_timeout_ms < 1000 || a.delivery_timeout_ms > i32::MAX as u64 {
+            p.push("alerts.delivery_timeout_ms must be in 1000..=2147483647".into());
+        }
+        if let Some(t) = &self.dead_letter.topic {
+            claim(t, "dead_letter.topic".into(), &mut p);
+        }
+
+        let d = &self.daemon;
+        if d.max_in_flight == 0 || d.max_in_flight > 1_000_000 {
+            p.push("daemon.max_in_flight must be in 1..=1000000".into());
+        }
+        if d.buffer_messages == 0 {
+            p.push("daemon.buffer_messages must be positive".into());
+        }
+        if d.shutdown_timeout_secs == 0 {
+            p.push("daemon.shutdown_timeout_secs must be positive".into());
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            p.push(format!("log.level `{}` is not a valid filter: {e}", self.log.level));
+        }
+        p.extend(self.detect.problems());
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests;

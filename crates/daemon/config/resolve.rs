@@ -1,0 +1,108 @@
+//! The checked configuration: values checked, the pseudonymisation key and field mappings loaded,
+//! raw librdkafka options accepted by librdkafka. The daemon starts only from a [`Settings`].
+
+use std::path::Path;
+
+use credence_event::{Decoder, FieldMapping, Format, Pseudonymizer};
+use rdkafka::ClientConfig;
+
+use super::{layer, Config};
+
+/// A configuration the daemon can run with.
+#[derive(Debug)]
+pub struct Settings {
+    /// The configuration as layered from defaults, file and environment.
+    pub config: Config,
+    /// The pseudonymisation key.
+    pub pseudonymizer: Pseudonymizer,
+    /// One decoder per `[[inputs]]` table, in order.
+    pub inputs: Vec<InputSettings>,
+}
+
+/// One input, ready to decode.
+#[derive(Debug)]
+pub struct InputSettings {
+    /// Its topics.
+    pub topics: Vec<String>,
+    /// Its decoder.
+    pub decoder: Decoder,
+}
+
+impl Settings {
+    /// Loads `path`, applies the environment and checks everything, reporting every problem.
+    pub fn load(path: &Path) -> Result<Settings, Vec<String>> {
+        Settings::resolve(layer::load(path)?)
+    }
+
+    /// Checks `config` and loads what it points at, reporting every problem.
+    pub fn resolve(config: Config) -> Result<Settings, Vec<String>> {
+        let mut problems = config.problems();
+        let pseudonymizer = match crate::keys::load(config.pseudonym.key_file.as_deref()) {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => {
+                problems.push(format!("no pseudonymisation key: set pseudonym.key_file or {}", crate::keys::KEY_ENV));
+                None
+            }
+            Err(e) => {
+                problems.push(format!("pseudonym: {e:#}"));
+                None
+            }
+        };
+        let mut mappings = Vec::with_capacity(config.inputs.len());
+        for (i, input) in config.inputs.iter().enumerate() {
+            let mapping = match (&input.mapping, &input.mapping_file) {
+                (Some(m), _) => Some(m.clone()),
+                (None, Some(path)) => match read_mapping(path) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        problems.push(format!("inputs[{i}].mapping_file: {e}"));
+                        None
+                    }
+                },
+                (None, None) => None,
+            };
+            mappings.push(mapping);
+        }
+        let k = &config.kafka;
+        for (table, map) in [
+            ("librdkafka", &k.librdkafka),
+            ("consumer_librdkafka", &k.consumer_librdkafka),
+            ("producer_librdkafka", &k.producer_librdkafka),
+        ] {
+            for (key, value) in map {
+                let value = value.to_string();
+                if let Err(e) = ClientConfig::new().set(key, &value).create_native_config() {
+                    // librdkafka quotes the value in some messages; it may be a password.
+                    let msg = if value.is_empty() { e.to_string() } else { e.to_string().replace(&value, "…") };
+                    problems.push(format!("kafka.{table}.\"{key}\": {msg}"));
+                }
+            }
+        }
+        let Some(pseudonymizer) = pseudonymizer.filter(|_| problems.is_empty()) else {
+            return Err(problems);
+        };
+        let inputs = config
+            .inputs
+            .iter()
+            .zip(mappings)
+            .map(|(input, mapping)| {
+                let decoder = match (input.format, mapping) {
+                    (Format::Mapped, Some(m)) => Decoder::mapped(m, pseudonymizer.clone()),
+                    (f, _) => Decoder::new(f, pseudonymizer.clone()),
+                };
+                InputSettings {
+                    topics: input.topics.clone(),
+                    decoder: decoder.with_max_message_bytes(input.max_message_bytes),
+                }
+            })
+            .collect();
+        Ok(Settings { config, pseudonymizer, inputs })
+    }
+}
+
+fn read_mapping(path: &Path) -> Result<FieldMapping, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mapping: FieldMapping = toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+    mapping.validate().map_err(|e| format!("{}: {}", path.display(), e.problems.join("; ")))?;
+    Ok(mapping)
+}

@@ -1,0 +1,375 @@
+//! `credence run`: the streaming daemon, and `credence check-config`.
+//!
+//! Threads and tasks, and who owns what (see also each module):
+//! - consumer thread ([`consumer`]): polls the input consumer group; owns assignment epochs and
+//!   pause/resume; commits synchronously on revocation and at shutdown.
+//! - lifecycle thread ([`lifecycle`]): reads the whole lifecycle topic, outside the group.
+//! - worker task ([`worker`]): owns the pipelines (decode, score, aggregate), the offset tracker
+//!   and the in-flight deliveries; stores offsets.
+//! - alerts-file thread ([`sinks`]): writes and flushes findings, then acknowledges them.
+//! - librdkafka's own threads, including the producer's delivery-report poller.
+//!
+//! Channels, all bounded: consumer → worker (batches of messages; full ⇒ the consumer pauses
+//! its partitions), lifecycle → worker (full ⇒ the lifecycle thread waits), worker → file
+//! (sized for every delivery in flight), file → worker (acknowledgements). Deliveries in flight
+//! are capped by `daemon.max_in_flight`; at the cap the worker stops taking messages.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use credence_detect::Engine;
+use credence_event::lifecycle::LifecycleEvent;
+use credence_event::Format;
+use credence_finding::ocsf::Product;
+use credence_finding::pipeline::Pipeline;
+use credence_finding::Aggregator;
+use rdkafka::consumer::BaseConsumer;
+use tokio::sync::{mpsc, oneshot};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{InputSettings, LogConfig, LogFormat, Settings, EX_CONFIG};
+
+mod consumer;
+mod events;
+mod kafka;
+mod lifecycle;
+mod offsets;
+mod shutdown;
+mod sinks;
+mod worker;
+
+pub use shutdown::Shutdown;
+
+use consumer::{GroupConsumer, GroupContext, Steering};
+use events::{InternalEvent, LifecycleCatchUpTimedOut, Starting, Stopped};
+
+/// Lifecycle records queued between the lifecycle thread and the worker.
+const LIFECYCLE_QUEUE: usize = 1024;
+
+/// `credence run` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Configuration file (TOML; see credence.example.toml). `CREDENCE_*` variables override it.
+    #[arg(long, short)]
+    pub config: PathBuf,
+}
+
+/// `credence check-config` arguments.
+#[derive(Debug, clap::Args)]
+pub struct CheckConfigArgs {
+    /// Configuration file to check, with the environment's `CREDENCE_*` overrides applied.
+    pub file: PathBuf,
+}
+
+/// The input topics, indexed: a message carries its topic's index, not its name.
+#[derive(Debug)]
+pub struct Topics {
+    names: Vec<String>,
+    inputs: Vec<usize>,
+    formats: Vec<Format>,
+    index: HashMap<String, u16>,
+}
+
+impl Topics {
+    fn new(inputs: &[InputSettings]) -> Topics {
+        let mut t = Topics { names: Vec::new(), inputs: Vec::new(), formats: Vec::new(), index: HashMap::new() };
+        for (i, input) in inputs.iter().enumerate() {
+            t.formats.push(input.decoder.format());
+            for name in &input.topics {
+                t.index.insert(name.clone(), t.names.len() as u16);
+                t.names.push(name.clone());
+                t.inputs.push(i);
+            }
+        }
+        t
+    }
+
+    /// The index of a topic.
+    pub fn index(&self, name: &str) -> Option<u16> {
+        self.index.get(name).copied()
+    }
+
+    /// A topic's name.
+    pub fn name(&self, topic: u16) -> &str {
+        &self.names[usize::from(topic)]
+    }
+
+    /// The input a topic belongs to.
+    pub fn input(&self, topic: u16) -> usize {
+        self.inputs[usize::from(topic)]
+    }
+
+    /// An input's format.
+    pub fn format(&self, input: usize) -> Format {
+        self.formats[input]
+    }
+
+    /// Every topic name.
+    pub fn names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+}
+
+fn report_problems(path: &std::path::Path, problems: &[String]) {
+    eprintln!("error: invalid configuration {} ({} problem(s)):", path.display(), problems.len());
+    for p in problems {
+        eprintln!("  - {p}");
+    }
+}
+
+/// `credence check-config FILE`: exit 0 if the daemon could start with it, 64 if not.
+pub fn check_config_command(args: CheckConfigArgs) -> ExitCode {
+    match Settings::load(&args.file) {
+        Ok(s) => {
+            let c = &s.config;
+            let topics: usize = c.inputs.iter().map(|i| i.topics.len()).sum();
+            println!(
+                "{}: OK ({} input(s), {topics} topic(s), group `{}`, lifecycle {}, alerts {}, dead letters {})",
+                args.file.display(),
+                c.inputs.len(),
+                c.kafka.group_id,
+                c.lifecycle.topic.as_deref().unwrap_or("none"),
+                alerts_text(c),
+                c.dead_letter.topic.as_deref().unwrap_or("none"),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            report_problems(&args.file, &problems);
+            ExitCode::from(EX_CONFIG)
+        }
+    }
+}
+
+fn alerts_text(c: &crate::config::Config) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = &c.alerts.topic {
+        parts.push(format!("topic {t}"));
+    }
+    if let Some(f) = &c.alerts.file {
+        parts.push(format!("file {}", f.display()));
+    }
+    parts.join(" and ")
+}
+
+fn init_logging(cfg: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let _ = match cfg.format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// `credence run --config FILE`: exit 0 after a clean shutdown, 64 on a bad configuration, 1 on
+/// failure (including a shutdown that overran its deadline).
+pub fn run_command(args: RunArgs) -> ExitCode {
+    let settings = match Settings::load(&args.config) {
+        Ok(s) => s,
+        Err(problems) => {
+            report_problems(&args.config, &problems);
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    init_logging(&settings.config.log);
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if settings.config.daemon.worker_threads > 0 {
+        builder.worker_threads(settings.config.daemon.worker_threads);
+    }
+    let rt = match builder.enable_all().thread_name("credence-rt").build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let timeout = Duration::from_secs(settings.config.daemon.shutdown_timeout_secs);
+    let code = rt.block_on(async move {
+        let shutdown = Shutdown::new();
+        let signals = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = shutdown::listen_for_signals(signals).await {
+                tracing::error!(error = %e, "cannot listen for signals");
+            }
+        });
+        let daemon = run(settings, shutdown.clone());
+        tokio::pin!(daemon);
+        let deadline = async {
+            shutdown.wait().await;
+            tokio::time::sleep(timeout).await;
+        };
+        tokio::select! {
+            r = &mut daemon => match r {
+                Ok(()) if !shutdown.failed() => ExitCode::SUCCESS,
+                Ok(()) => ExitCode::FAILURE,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "credence failed");
+                    ExitCode::FAILURE
+                }
+            },
+            () = deadline => {
+                tracing::error!(timeout_secs = timeout.as_secs(), "shutdown deadline exceeded; exiting now");
+                std::process::exit(1);
+            }
+        }
+    });
+    rt.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+/// Runs the daemon until `shutdown` is triggered, then shuts down in order: stop fetching, drain
+/// in-flight deliveries, store the last offsets, commit, leave the group, flush and close.
+pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
+    let Settings { config, pseudonymizer, inputs } = settings;
+    let topics = Arc::new(Topics::new(&inputs));
+    Starting { topics: &topics.names, group: &config.kafka.group_id, alerts: alerts_text(&config) }.emit();
+    let producer = kafka::producer(&config, &shutdown)?;
+    kafka::check_topics(&producer, &config, &shutdown).await?;
+
+    let window_ms = config.alerts.finding_window_secs.saturating_mul(1000) as i64;
+    let mut pipelines: Vec<Pipeline> = inputs
+        .into_iter()
+        .map(|input| {
+            let engine = Engine::new(config.detect.clone(), crate::replay::key_space(&pseudonymizer));
+            Pipeline::new(input.decoder, engine, Aggregator::new(window_ms, config.alerts.min_severity))
+        })
+        .collect();
+
+    // Lifecycle first: every known revocation is queued before the first event is scored.
+    let (lifecycle_tx, mut lifecycle_rx) = mpsc::channel(LIFECYCLE_QUEUE);
+    let lifecycle_stop = Arc::new(AtomicBool::new(false));
+    let mut horizon = vec![i64::MIN; pipelines.len()];
+    let mut lifecycle_initial = 0;
+    let lifecycle_thread = match &config.lifecycle.topic {
+        Some(topic) => {
+            let consumer: BaseConsumer<kafka::LogContext> = kafka::lifecycle_consumer_config(&config)
+                .create_with_context(kafka::LogContext::new("lifecycle", None))
+                .context("creating the lifecycle consumer")?;
+            let (caught_up_tx, caught_up_rx) = oneshot::channel();
+            let handle = lifecycle::spawn(lifecycle::Reader {
+                consumer,
+                topic: topic.clone(),
+                pseudonymizer: pseudonymizer.clone(),
+                out: lifecycle_tx,
+                caught_up: caught_up_tx,
+                stop: lifecycle_stop.clone(),
+            })?;
+            let timeout = Duration::from_secs(config.lifecycle.catch_up_timeout_secs);
+            let initial = catch_up(&mut lifecycle_rx, caught_up_rx, timeout, &shutdown).await;
+            lifecycle_initial = initial.len() as u64;
+            for (p, h) in pipelines.iter_mut().zip(&mut horizon) {
+                *h = initial.iter().map(|r| r.time_ms).max().unwrap_or(i64::MIN);
+                p.schedule_lifecycle(initial.clone());
+            }
+            Some(handle)
+        }
+        None => {
+            drop(lifecycle_tx);
+            None
+        }
+    };
+
+    let consumer: Arc<GroupConsumer> = Arc::new(
+        kafka::group_consumer_config(&config)
+            .create_with_context(GroupContext::new(topics.clone()))
+            .context("creating the consumer")?,
+    );
+    let steering = Arc::new(Steering::default());
+    let capacity = config.daemon.buffer_messages.div_ceil(consumer::BATCH_MESSAGES).max(1);
+    let (fetched_tx, fetched_rx) = mpsc::channel(capacity);
+    let consumer_thread = consumer::spawn(consumer.clone(), topics.clone(), fetched_tx, steering.clone())?;
+    let shutdown_started = Arc::new(std::sync::OnceLock::new());
+    {
+        let (steering, shutdown, started) = (steering.clone(), shutdown.clone(), shutdown_started.clone());
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            let _ = started.set(Instant::now());
+            steering.stop_fetching.store(true, Ordering::Release);
+        });
+    }
+    let file = match &config.alerts.file {
+        // Sized so that every delivery in flight fits: the worker never waits on it.
+        Some(path) => Some(
+            sinks::FileSink::spawn(path, config.daemon.max_in_flight + consumer::BATCH_MESSAGES)
+                .with_context(|| format!("opening the alerts file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let (file_tx, file_acks, file_thread) = match file {
+        Some(f) => (Some(f.tx), Some(f.acks), Some(f.join)),
+        None => (None, None, None),
+    };
+    let worker = worker::Worker::new(worker::WorkerParts {
+        pipelines,
+        topics: topics.clone(),
+        consumer,
+        producer: producer.clone(),
+        alerts_topic: config.alerts.topic.as_deref().map(Arc::from),
+        dead_letter_topic: config.dead_letter.topic.as_deref().map(Arc::from),
+        dead_letter_max_bytes: config.dead_letter.max_payload_bytes,
+        file: file_tx,
+        file_acks,
+        product: Product { instance: config.alerts.instance.clone(), ..Product::default() },
+        max_in_flight: config.daemon.max_in_flight,
+        lifecycle_horizon: horizon,
+        lifecycle_initial,
+    });
+    // Three quarters of the deadline for draining; the rest for committing and closing.
+    let timeout = Duration::from_secs(config.daemon.shutdown_timeout_secs);
+    let totals = worker.run(fetched_rx, lifecycle_rx, shutdown.clone(), timeout.mul_f64(0.75)).await;
+
+    // The worker has stored its last offsets (and dropped its consumer handle): commit, leave.
+    steering.close.store(true, Ordering::Release);
+    join(consumer_thread).await;
+    lifecycle_stop.store(true, Ordering::Release);
+    if let Some(t) = lifecycle_thread {
+        join(t).await;
+    }
+    if let Some(t) = file_thread {
+        join(t).await;
+    }
+    // Dropping the producer waits for its threads; keep that off the runtime's workers.
+    let _ = tokio::task::spawn_blocking(move || drop(producer)).await;
+    let shutdown_ms = shutdown_started.get().map_or(0, |t: &Instant| t.elapsed().as_millis() as u64);
+    Stopped { totals: &totals, shutdown_ms }.emit();
+    Ok(())
+}
+
+/// Reads the lifecycle records up to the topic's end (or the timeout, or a shutdown).
+async fn catch_up(
+    rx: &mut mpsc::Receiver<LifecycleEvent<'static>>,
+    caught_up: oneshot::Receiver<u64>,
+    timeout: Duration,
+    shutdown: &Shutdown,
+) -> Vec<LifecycleEvent<'static>> {
+    let mut records = Vec::new();
+    let deadline = tokio::time::sleep(timeout);
+    let stop = shutdown.wait();
+    tokio::pin!(deadline, stop, caught_up);
+    loop {
+        tokio::select! {
+            biased;
+            Some(ev) = rx.recv() => records.push(ev),
+            _ = &mut caught_up => break,
+            _ = &mut stop => break,
+            _ = &mut deadline => {
+                LifecycleCatchUpTimedOut { timeout_secs: timeout.as_secs() }.emit();
+                break;
+            }
+        }
+    }
+    while let Ok(ev) = rx.try_recv() {
+        records.push(ev);
+    }
+    records
+}
+
+async fn join(handle: std::thread::JoinHandle<()>) {
+    let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+}

@@ -1,0 +1,415 @@
+//! The worker task: owns the pipelines (one per input), the offset tracker and the in-flight
+//! deliveries. One `select! { biased; … }` loop: shutdown first, then acknowledgements (so
+//! completions drain before new input), then lifecycle records, then fetched messages, taken
+//! only while fewer than `max_in_flight` deliveries are unacknowledged. When it stops taking
+//! messages, the consumer thread's queue fills and the consumer pauses: that is the backpressure.
+//!
+//! Scoring is synchronous and short (microseconds per event); a batch of at most
+//! [`super::consumer::BATCH_MESSAGES`] messages is processed between two awaits.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use credence_event::lifecycle::LifecycleEvent;
+use credence_event::ErrorType;
+use credence_finding::ocsf::{render, Product};
+use credence_finding::pipeline::{Output, Pipeline};
+use credence_finding::FindingUpdate;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use rdkafka::consumer::Consumer;
+use rdkafka::producer::FutureRecord;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tracing::debug;
+
+use super::consumer::{Fetched, GroupConsumer, Record};
+use super::events::{
+    DeliveryFailed, DrainIncomplete, FindingRaised, InternalEvent, MessageUndecodable, DELIVERY_FAILED_EVERY,
+};
+use super::kafka::AlertProducer;
+use super::offsets::{Offsets, Origin, PartitionKey};
+use super::shutdown::Shutdown;
+use super::sinks::{DeadLetter, Delivered, InFlight, Outbound, Sink};
+use super::Topics;
+
+/// Wait before sending a record again after its delivery failed.
+const RETRY_BACKOFF: Duration = Duration::from_secs(1);
+/// Wait before sending again when the producer queue or the file sink queue was full.
+const FULL_BACKOFF: Duration = Duration::from_millis(20);
+/// Timer for retries.
+const TICK: Duration = Duration::from_millis(20);
+
+/// Running totals, logged at shutdown.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    /// Messages taken from the inputs.
+    pub messages: u64,
+    /// Events scored.
+    pub events: u64,
+    /// Finding records published.
+    pub findings: u64,
+    /// Undecodable messages.
+    pub dead_letters: u64,
+    /// Lifecycle records received.
+    pub lifecycle: u64,
+    /// Messages skipped because their partition had been reassigned.
+    pub stale: u64,
+    /// Deliveries still unacknowledged at exit.
+    pub unacked: usize,
+}
+
+/// What the worker is built from.
+pub struct WorkerParts {
+    /// One pipeline per input, in input order.
+    pub pipelines: Vec<Pipeline>,
+    /// Input topics.
+    pub topics: Arc<Topics>,
+    /// For storing offsets.
+    pub consumer: Arc<GroupConsumer>,
+    /// Alerts and dead letters.
+    pub producer: AlertProducer,
+    /// Alerts topic.
+    pub alerts_topic: Option<Arc<str>>,
+    /// Dead-letter topic.
+    pub dead_letter_topic: Option<Arc<str>>,
+    /// Largest payload copied into a dead letter.
+    pub dead_letter_max_bytes: usize,
+    /// Alerts file writer queue.
+    pub file: Option<mpsc::Sender<(Vec<u8>, Origin)>>,
+    /// Alerts file acknowledgements.
+    pub file_acks: Option<mpsc::Receiver<Vec<Origin>>>,
+    /// Product metadata in findings.
+    pub product: Product,
+    /// Unacknowledged deliveries beyond which no message is taken.
+    pub max_in_flight: usize,
+    /// Per pipeline: event time of the last lifecycle record queued, ms.
+    pub lifecycle_horizon: Vec<i64>,
+    /// Lifecycle records queued before the worker started (the catch-up).
+    pub lifecycle_initial: u64,
+}
+
+/// The worker.
+pub struct Worker {
+    parts: WorkerParts,
+    file_acks: Option<mpsc::Receiver<Vec<Origin>>>,
+    offsets: Offsets,
+    flights: FuturesUnordered<InFlight>,
+    retry: VecDeque<(Instant, Outbound)>,
+    in_flight: usize,
+    totals: Totals,
+    findings: Vec<FindingUpdate>,
+    advanced: Vec<(PartitionKey, i64)>,
+    /// When a delivery failure was last logged, and failures since.
+    failure_log: (Option<Instant>, u64),
+}
+
+impl std::fmt::Debug for WorkerParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerParts").field("topics", &self.topics).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("in_flight", &self.in_flight)
+            .field("totals", &self.totals)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// A worker.
+    pub fn new(mut parts: WorkerParts) -> Worker {
+        let file_acks = parts.file_acks.take();
+        let totals = Totals { lifecycle: parts.lifecycle_initial, ..Totals::default() };
+        Worker {
+            parts,
+            file_acks,
+            offsets: Offsets::default(),
+            flights: FuturesUnordered::new(),
+            retry: VecDeque::new(),
+            in_flight: 0,
+            totals,
+            findings: Vec::new(),
+            advanced: Vec::new(),
+            failure_log: (None, 0),
+        }
+    }
+
+    /// Runs until `shutdown`, then drains in-flight deliveries for at most `drain_for` and
+    /// stores the final offsets. Returns the totals.
+    pub async fn run(
+        mut self,
+        mut input: mpsc::Receiver<Fetched>,
+        mut lifecycle: mpsc::Receiver<LifecycleEvent<'static>>,
+        shutdown: Shutdown,
+        drain_for: Duration,
+    ) -> Totals {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let stop = shutdown.wait();
+        tokio::pin!(stop);
+        let (mut input_open, mut lifecycle_open) = (true, true);
+        let mut file_open = self.file_acks.is_some();
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                Some(done) = self.flights.next(), if !self.flights.is_empty() => self.delivered(done),
+                acks = recv_acks(&mut self.file_acks), if file_open => match acks {
+                    Some(origins) => self.file_acked(origins),
+                    None => file_open = false,
+                },
+                ev = lifecycle.recv(), if lifecycle_open => match ev {
+                    Some(ev) => self.lifecycle(ev),
+                    None => lifecycle_open = false,
+                },
+                item = input.recv(), if input_open && self.in_flight < self.parts.max_in_flight => match item {
+                    Some(Fetched::Batch(batch)) => {
+                        for r in batch {
+                            self.record(r);
+                        }
+                    }
+                    Some(Fetched::Revoked(keys)) => self.offsets.revoke(&keys),
+                    None => {
+                        // The consumer thread is gone without being asked to stop.
+                        input_open = false;
+                        shutdown.trigger_failure("the consumer thread stopped");
+                    }
+                },
+                _ = tick.tick() => self.retry_due(),
+            }
+            self.store_offsets();
+        }
+        // Shutdown: take no more input; wait for what is in flight, then store the last offsets.
+        drop(input);
+        let deadline = tokio::time::sleep(drain_for);
+        tokio::pin!(deadline);
+        while self.in_flight > 0 {
+            tokio::select! {
+                biased;
+                Some(done) = self.flights.next(), if !self.flights.is_empty() => self.delivered(done),
+                acks = recv_acks(&mut self.file_acks), if file_open => match acks {
+                    Some(origins) => self.file_acked(origins),
+                    None => file_open = false,
+                },
+                _ = tick.tick() => self.retry_due(),
+                _ = &mut deadline => break,
+            }
+            self.store_offsets();
+        }
+        self.store_offsets();
+        if self.in_flight > 0 {
+            DrainIncomplete { unacked: self.in_flight }.emit();
+        }
+        self.totals.unacked = self.in_flight;
+        self.totals.events = self.parts.pipelines.iter().map(|p| p.summary().events).sum();
+        self.totals
+    }
+
+    fn lifecycle(&mut self, ev: LifecycleEvent<'static>) {
+        self.totals.lifecycle += 1;
+        for (p, horizon) in self.parts.pipelines.iter_mut().zip(&mut self.parts.lifecycle_horizon) {
+            let latest = p.summary().time_range.map_or(i64::MIN, |(_, b)| b);
+            if ev.time_ms >= *horizon || ev.time_ms > latest {
+                // In order (the usual case), or ahead of the events: apply when event time
+                // reaches it. (A record older than one already queued waits behind it.)
+                *horizon = (*horizon).max(ev.time_ms);
+                p.schedule_lifecycle(vec![ev.clone()]);
+            } else {
+                // Already in the past for this input's events: applies from the next event.
+                p.lifecycle(&ev);
+            }
+        }
+    }
+
+    fn record(&mut self, mut r: Record) {
+        self.totals.messages += 1;
+        let origin = Origin { topic: r.topic, partition: r.partition, epoch: r.epoch, offset: r.offset };
+        if !self.offsets.begin(origin) {
+            self.totals.stale += 1;
+            return;
+        }
+        let input = self.parts.topics.input(r.topic);
+        let mut findings = std::mem::take(&mut self.findings);
+        let mut first_error: Option<(ErrorType, String)> = None;
+        let mut errors = 0u32;
+        self.parts.pipelines[input].process_at(&r.payload, r.timestamp_ms, &mut |o| match o {
+            Output::Finding(u) => findings.push(u),
+            Output::DecodeError(e) => {
+                errors += 1;
+                if first_error.is_none() {
+                    first_error = Some((e.error_type(), e.to_string()));
+                }
+            }
+            Output::Closed(_) => {}
+        });
+        let mut deliveries = 0;
+        for u in findings.drain(..) {
+            deliveries += self.publish(origin, &u);
+        }
+        self.findings = findings;
+        if let Some((error_type, error)) = first_error {
+            let payload = std::mem::take(&mut r.payload);
+            deliveries += self.dead_letter(origin, error_type, &error, errors, payload);
+        }
+        self.offsets.finish(origin, deliveries);
+    }
+
+    /// Hands one finding record to every alert sink. Returns the deliveries started.
+    fn publish(&mut self, origin: Origin, u: &FindingUpdate) -> u32 {
+        let f = &u.finding;
+        FindingRaised { uid: &f.uid, revision: f.revision, severity: f.severity.as_str() }.emit();
+        self.totals.findings += 1;
+        // Serialising a `serde_json::Value` cannot fail.
+        let mut json = serde_json::to_vec(&render(u, &self.parts.product)).unwrap_or_default();
+        let file = self.parts.file.is_some();
+        let mut n = 0;
+        if let Some(topic) = self.parts.alerts_topic.clone() {
+            let payload = if file { json.clone() } else { std::mem::take(&mut json) };
+            self.submit(Outbound::alert(topic, origin, u, payload));
+            n += 1;
+        }
+        if file {
+            self.submit(Outbound { origin, sink: Sink::File, key: None, payload: json, headers: None });
+            n += 1;
+        }
+        n
+    }
+
+    fn dead_letter(
+        &mut self,
+        origin: Origin,
+        error_type: ErrorType,
+        error: &str,
+        errors: u32,
+        payload: Vec<u8>,
+    ) -> u32 {
+        self.totals.dead_letters += 1;
+        let source_topic = self.parts.topics.name(origin.topic);
+        MessageUndecodable {
+            topic: source_topic,
+            partition: origin.partition,
+            offset: origin.offset,
+            error_type: error_type.as_str(),
+            dead_lettered: self.parts.dead_letter_topic.is_some(),
+        }
+        .emit();
+        let Some(topic) = self.parts.dead_letter_topic.clone() else { return 0 };
+        let input = self.parts.topics.input(origin.topic);
+        let what = DeadLetter {
+            error,
+            error_type: error_type.as_str(),
+            errors,
+            source_topic,
+            format: self.parts.topics.format(input).as_str(),
+            max_payload_bytes: self.parts.dead_letter_max_bytes,
+        };
+        let out = Outbound::dead_letter(topic, origin, &what, payload);
+        self.submit(out);
+        1
+    }
+
+    /// Starts a new delivery.
+    fn submit(&mut self, out: Outbound) {
+        self.in_flight += 1;
+        self.send(out);
+    }
+
+    /// Sends (or sends again) a delivery; a full queue puts it on the retry list.
+    fn send(&mut self, out: Outbound) {
+        match &out.sink {
+            Sink::Alerts(topic) | Sink::DeadLetter(topic) => {
+                let mut rec = FutureRecord::<str, [u8]>::to(topic).payload(&out.payload);
+                if let Some(k) = &out.key {
+                    rec = rec.key(k.as_str());
+                }
+                if let Some(h) = &out.headers {
+                    rec = rec.headers(h.clone());
+                }
+                match self.parts.producer.send_result(rec) {
+                    Ok(fut) => self.flights.push(InFlight { origin: out.origin, sink: out.sink.clone(), fut }),
+                    Err((e, _)) => {
+                        debug!(sink = out.sink.label(), error = %e, "producer queue refused a record; retrying");
+                        self.retry.push_back((Instant::now() + FULL_BACKOFF, out));
+                    }
+                }
+            }
+            Sink::File => {
+                let Some(tx) = &self.parts.file else { return };
+                match tx.try_send((out.payload, out.origin)) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full((payload, origin)) | TrySendError::Closed((payload, origin))) => {
+                        let again = Outbound { origin, sink: Sink::File, key: None, payload, headers: None };
+                        self.retry.push_back((Instant::now() + FULL_BACKOFF, again));
+                    }
+                }
+            }
+        }
+    }
+
+    fn retry_due(&mut self) {
+        let now = Instant::now();
+        let due = self.retry.iter().take_while(|(t, _)| *t <= now).count();
+        for (_, out) in self.retry.drain(..due).collect::<Vec<_>>() {
+            self.send(out);
+        }
+    }
+
+    fn delivered(&mut self, (origin, sink, result): Delivered) {
+        match result {
+            Some(Ok(_)) => {
+                self.in_flight -= 1;
+                self.offsets.acked(origin);
+            }
+            Some(Err((e, msg))) => {
+                // Never drop it: its offset must not be committed until it is delivered.
+                let (last, unlogged) = &mut self.failure_log;
+                if last.is_none_or(|t| t.elapsed() >= DELIVERY_FAILED_EVERY) {
+                    DeliveryFailed { sink: sink.label(), error: &e, unlogged: *unlogged }.emit();
+                    *last = Some(Instant::now());
+                    *unlogged = 0;
+                } else {
+                    *unlogged += 1;
+                }
+                self.retry.push_back((Instant::now() + RETRY_BACKOFF, Outbound::from_failed(origin, sink, msg)));
+            }
+            // The producer went away (only at exit): the offset stays unstored.
+            None => self.in_flight -= 1,
+        }
+    }
+
+    fn file_acked(&mut self, origins: Vec<Origin>) {
+        for o in origins {
+            self.in_flight -= 1;
+            self.offsets.acked(o);
+        }
+    }
+
+    /// Stores the watermarks that moved; auto-commit sends them to the broker.
+    fn store_offsets(&mut self) {
+        self.advanced.clear();
+        self.offsets.take_advanced(&mut self.advanced);
+        if self.advanced.is_empty() {
+            return;
+        }
+        let mut tpl = TopicPartitionList::with_capacity(self.advanced.len());
+        for &((topic, partition), offset) in &self.advanced {
+            // Infallible for a valid partition and offset.
+            let _ = tpl.add_partition_offset(self.parts.topics.name(topic), partition, Offset::Offset(offset));
+        }
+        if let Err(e) = self.parts.consumer.store_offsets(&tpl) {
+            // A partition revoked meanwhile: its new owner starts from the last commit.
+            debug!(error = %e, "storing offsets failed");
+        }
+    }
+}
+
+async fn recv_acks(rx: &mut Option<mpsc::Receiver<Vec<Origin>>>) -> Option<Vec<Origin>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => None,
+    }
+}

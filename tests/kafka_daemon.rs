@@ -1,0 +1,336 @@
+//! `credence run` against a real Apache Kafka broker (tests/kafka/kafka.sh), through the real
+//! binary: end to end against `credence replay`, dead letters, SIGKILL and restart, SIGTERM, and
+//! authenticated connections. One test at a time (they share the broker); each makes its own
+//! topics and consumer group.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use credence_event::Pseudonymizer;
+use credence_finding::schema::OcsfSchema;
+use support::io::{self, Msg};
+use support::stream::{self, Kind};
+use support::{kafka, replay, unique, wait_until_consumed, write_lines, Daemon, TestTopics, KEY};
+
+fn pseudonymizer() -> Pseudonymizer {
+    Pseudonymizer::new(&hex::decode(KEY).expect("hex key")).expect("key")
+}
+
+/// A finding's identity and content as both paths must agree on it.
+fn identity(v: &serde_json::Value) -> (String, String, Vec<String>) {
+    let types = v["finding_info"]["types"].as_array().expect("types").iter().map(|t| t.to_string()).collect();
+    (v["metadata"]["uid"].as_str().expect("uid").to_string(), v["severity"].to_string(), types)
+}
+
+/// End to end: a labelled simulator stream through Kafka. The daemon's alerts are exactly the findings of
+/// `credence replay` on the same stream (same uids, revisions, severities, detectors), they
+/// detect the same labelled incidents, are keyed by the pseudonymised credential, and are valid
+/// OCSF Detection Findings.
+#[test]
+fn end_to_end_alerts_match_replay() {
+    let k = kafka();
+    let dir = std::env::temp_dir().join(unique("credence-e2e"));
+    let sim = Command::new(env!("CARGO_BIN_EXE_credence"))
+        .args(["simulate", "--credentials", "50", "--days", "6", "--incidents-per-kind", "1", "--seed", "7", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("credence simulate");
+    assert!(sim.status.success(), "simulate: {}", String::from_utf8_lossy(&sim.stderr));
+    let events_path = dir.join("events.ocsf.jsonl");
+    let lifecycle_path = dir.join("lifecycle.jsonl");
+    let events: Vec<String> =
+        std::fs::read_to_string(&events_path).expect("events").lines().map(String::from).collect();
+    let lifecycle: Vec<String> =
+        std::fs::read_to_string(&lifecycle_path).expect("lifecycle").lines().map(String::from).collect();
+    assert!(events.len() > 10_000, "{}", events.len());
+
+    // One input partition: the daemon sees the file's order, so it must match replay exactly.
+    let t = TestTopics::create(&k.env, "e2e", 1);
+    let mut items: Vec<stream::Item> = events
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("event JSON");
+            let key = v["actor"]["user"]["credential_uid"].as_str().unwrap_or("").to_string();
+            stream::Item::raw(&key, l.clone().into_bytes())
+        })
+        .collect();
+    io::produce_lines(&k.env.bootstrap, &t.lifecycle, &lifecycle);
+    io::produce(&k.env.bootstrap, &t.input, &mut items, None);
+
+    let mut daemon = Daemon::start(&t.config(&k.env, ""), &[]);
+    let took = wait_until_consumed(&k.env, &mut daemon, &t, Duration::from_secs(120));
+    daemon.sigterm();
+    assert!(daemon.wait_exit(Duration::from_secs(15)).is_some_and(|s| s.success()), "{}", daemon.logs());
+    let rate = events.len() as f64 / took.as_secs_f64();
+    eprintln!("end to end: {} events in {took:?} ({rate:.0} events/s, debug build)", events.len());
+
+    let alerts = io::read_all(&k.env.bootstrap, &t.alerts);
+    let reference = replay(&events_path, &lifecycle_path);
+    assert!(reference.len() >= 10, "the simulator stream should raise findings: {}", reference.len());
+    let mut got: Vec<_> = alerts.iter().map(|m| identity(&m.json())).collect();
+    let mut want: Vec<_> = reference.iter().map(identity).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "daemon alerts differ from credence replay");
+
+    // Keys, headers, schema.
+    let schema = OcsfSchema::load(&support::repo().join("../shared/ocsf")).expect("OCSF schema");
+    for m in &alerts {
+        let v = m.json();
+        let credential = v["actor"]["user"]["credential_uid"].as_str().expect("credential");
+        assert_eq!(m.key.as_deref(), Some(credential.as_bytes()), "alerts are keyed by the credential pseudonym");
+        assert_eq!(m.header("credence.finding_uid"), v["finding_info"]["uid"].as_str().unwrap_or_default());
+        assert_eq!(schema.check(&v), Ok(()), "not a valid OCSF finding: {v}");
+    }
+
+    // The labelled incidents each path detects (a finding on one of the incident's credentials).
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).expect("truth")).expect("truth JSON");
+    let p = pseudonymizer();
+    let detected = |findings: &[serde_json::Value]| -> BTreeSet<u64> {
+        let flagged: BTreeSet<&str> =
+            findings.iter().filter_map(|f| f["actor"]["user"]["credential_uid"].as_str()).collect();
+        truth["labels"]
+            .as_array()
+            .expect("labels")
+            .iter()
+            .filter(|l| {
+                l["credentials"].as_array().is_some_and(|cs| {
+                    cs.iter().filter_map(|c| c.as_str()).any(|c| flagged.contains(p.credential(c).to_string().as_str()))
+                })
+            })
+            .filter_map(|l| l["id"].as_u64())
+            .collect()
+    };
+    let daemon_found = detected(&alerts.iter().map(Msg::json).collect::<Vec<_>>());
+    assert_eq!(daemon_found, detected(&reference));
+    assert!(daemon_found.len() >= 3, "labelled incidents detected: {daemon_found:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Dead letters: good and malformed messages mixed. Every good event is scored (each ghost use raised its
+/// finding), every bad one is on the dead-letter topic with its reason and origin, unchanged
+/// (or, when oversized, without its payload), and every offset was committed.
+#[test]
+fn dead_letters_carry_every_bad_message_and_offsets_advance() {
+    let k = kafka();
+    let t = TestTopics::create(&k.env, "dlq", 2);
+    let mut s = stream::build("dlq", 3000, 4, 7);
+    io::produce_lines(&k.env.bootstrap, &t.lifecycle, &s.lifecycle);
+    // Tombstones (no value) are undecodable too.
+    s.items.push(stream::Item { kind: Kind::Poison("invalid_json"), ..stream::Item::raw("tombstone", Vec::new()) });
+    io::produce(&k.env.bootstrap, &t.input, &mut s.items, None);
+
+    const DLQ_MAX: usize = 8192;
+    let limit = DLQ_MAX.to_string();
+    let mut daemon = Daemon::start(&t.config(&k.env, ""), &[("CREDENCE_DEAD_LETTER__MAX_PAYLOAD_BYTES", &limit)]);
+    wait_until_consumed(&k.env, &mut daemon, &t, Duration::from_secs(60));
+    daemon.sigterm();
+    assert!(daemon.wait_exit(Duration::from_secs(15)).is_some_and(|s| s.success()), "{}", daemon.logs());
+
+    let alerts = io::read_all(&k.env.bootstrap, &t.alerts);
+    let dlq = io::read_all(&k.env.bootstrap, &t.dead_letter);
+    let bad: Vec<&stream::Item> = s.items.iter().filter(|i| matches!(i.kind, Kind::Poison(_))).collect();
+    let good = s.items.len() - bad.len();
+    assert_eq!(dlq.len(), bad.len(), "exactly the bad messages are dead letters");
+    let by_origin = stream::dead_letters(&dlq);
+    let mut types = BTreeMap::new();
+    for item in &bad {
+        let m = &by_origin[&(item.partition, item.offset)];
+        assert_eq!(m.header("credence.source.topic"), t.input);
+        assert_eq!(m.header("credence.format"), "ocsf");
+        assert!(!m.header("credence.error").is_empty());
+        if item.payload.len() > DLQ_MAX {
+            assert!(m.payload.is_empty(), "a payload over dead_letter.max_payload_bytes is not copied");
+            assert_eq!(m.header("credence.payload_omitted_bytes"), item.payload.len().to_string());
+        } else {
+            assert_eq!(m.payload, item.payload, "the dead letter is the original message");
+        }
+        *types.entry(m.header("credence.error_type").to_string()).or_insert(0) += 1;
+    }
+    assert_eq!(types.len(), 5, "all five kinds of bad input: {types:?}");
+    stream::check_traces(&s.items, &alerts, &dlq, None);
+    let ghosts = s.items.iter().filter(|i| i.kind == Kind::Ghost).count();
+    assert_eq!(alerts.len(), ghosts, "one finding per ghost use and none from ordinary traffic");
+
+    let stopped = daemon.log_line("credence stopped").expect("final log line");
+    assert_eq!(stopped["events"], good as u64, "every good event scored");
+    assert_eq!(stopped["dead_letters"], bad.len() as u64);
+    assert_eq!(stopped["unacked"], 0);
+    // Nothing logged above DEBUG per message: the log stays a handful of lifecycle lines.
+    assert!(daemon.log_lines().len() < 30, "{}", daemon.logs());
+    assert!(!daemon.logs().contains("ghost-dlq-"), "a raw credential id was logged");
+}
+
+/// Backpressure: a slow alert producer (each delivery lingers 600 ms) with one delivery allowed
+/// in flight and a one-batch queue. The consumer pauses its partitions while alerts are
+/// unacknowledged and resumes by itself; nothing is lost.
+#[test]
+fn backpressure_pauses_and_resumes_consumption() {
+    let k = kafka();
+    let t = TestTopics::create(&k.env, "pressure", 2);
+    let mut s = stream::build("pressure", 2000, 1, 0);
+    io::produce_lines(&k.env.bootstrap, &t.lifecycle, &s.lifecycle);
+    io::produce(&k.env.bootstrap, &t.input, &mut s.items, None);
+    let env = [
+        ("CREDENCE_DAEMON__MAX_IN_FLIGHT", "1"),
+        ("CREDENCE_DAEMON__BUFFER_MESSAGES", "1"),
+        ("RUST_LOG", "info,credence=debug"),
+    ];
+    let slow = "[kafka.producer_librdkafka]\n\"linger.ms\" = 600\n";
+    let mut daemon = Daemon::start(&t.config(&k.env, slow), &env);
+    wait_until_consumed(&k.env, &mut daemon, &t, Duration::from_secs(60));
+    daemon.sigterm();
+    assert!(daemon.wait_exit(Duration::from_secs(15)).is_some_and(|s| s.success()), "{}", daemon.logs());
+    let logs = daemon.log_lines();
+    let count = |m: &str| logs.iter().filter(|l| l["message"] == m).count();
+    assert!(count("consumption paused: the pipeline is full") > 0, "never paused");
+    assert!(count("consumption resumed") > 0, "never resumed");
+    let alerts = io::read_all(&k.env.bootstrap, &t.alerts);
+    let dlq = io::read_all(&k.env.bootstrap, &t.dead_letter);
+    assert_eq!(stream::check_traces(&s.items, &alerts, &dlq, None), s.items.len());
+}
+
+/// Kill and restart: SIGKILL mid-stream, then a restart. Every input offset is processed at least once (each
+/// message's finding or dead letter is there) and no finding of `credence replay` is missing.
+#[test]
+fn sigkill_mid_stream_and_restart_lose_nothing() {
+    let k = kafka();
+    let t = TestTopics::create(&k.env, "kill", 3);
+    let s = stream::build("kill", 6000, 1, 5);
+    io::produce_lines(&k.env.bootstrap, &t.lifecycle, &s.lifecycle);
+    // Produce while the daemon runs, so the kill lands mid-stream.
+    let producer = {
+        let (bootstrap, topic, mut items) = (k.env.bootstrap.clone(), t.input.clone(), s.items.clone());
+        std::thread::spawn(move || {
+            io::produce(&bootstrap, &topic, &mut items, Some(1000));
+            items
+        })
+    };
+    let config = t.config(&k.env, "");
+    let mut first = Daemon::start(&config, &[]);
+    let seen = support::wait_for(Duration::from_secs(30), || {
+        first.assert_running();
+        let c = io::committed(&k.env.bootstrap, &t.group, &t.input);
+        (c.values().sum::<i64>() >= 500).then_some(c)
+    })
+    .expect("the daemon makes progress");
+    first.sigkill();
+    let produced_at_kill = io::end_offsets(&k.env.bootstrap, &t.input).values().sum::<i64>();
+    assert!(produced_at_kill < s.items.len() as i64, "killed mid-stream");
+    eprintln!("killed after committing {seen:?}");
+
+    let mut second = Daemon::start(&config, &[]);
+    let items = producer.join().expect("producer");
+    wait_until_consumed(&k.env, &mut second, &t, Duration::from_secs(90));
+    second.sigterm();
+    assert!(second.wait_exit(Duration::from_secs(15)).is_some_and(|s| s.success()), "{}", second.logs());
+
+    let alerts = io::read_all(&k.env.bootstrap, &t.alerts);
+    let dlq = io::read_all(&k.env.bootstrap, &t.dead_letter);
+    assert_eq!(stream::check_traces(&items, &alerts, &dlq, None), items.len());
+
+    // And against replay: no finding uid of the uninterrupted run is missing.
+    let dir = std::env::temp_dir().join(unique("credence-kill"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let lines: Vec<String> = items.iter().map(|i| String::from_utf8_lossy(&i.payload).into_owned()).collect();
+    write_lines(&dir.join("events.jsonl"), &lines);
+    write_lines(&dir.join("lifecycle.jsonl"), &s.lifecycle);
+    let reference = replay(&dir.join("events.jsonl"), &dir.join("lifecycle.jsonl"));
+    let got: BTreeSet<String> = alerts.iter().map(|m| identity(&m.json()).0).collect();
+    let missing: Vec<String> = reference.iter().map(|v| identity(v).0).filter(|u| !got.contains(u)).collect();
+    assert!(reference.len() >= 4000, "{}", reference.len());
+    assert!(missing.is_empty(), "{} findings lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Graceful shutdown: SIGTERM to the real binary mid-stream. It exits 0 within `shutdown_timeout_secs`, has
+/// committed offsets, and every message below a committed offset left its trace (the commit never
+/// ran ahead of an unacknowledged alert).
+#[test]
+fn sigterm_exits_within_the_deadline_with_offsets_committed() {
+    let k = kafka();
+    let t = TestTopics::create(&k.env, "term", 2);
+    let mut s = stream::build("term", 12_000, 2, 9);
+    io::produce_lines(&k.env.bootstrap, &t.lifecycle, &s.lifecycle);
+    io::produce(&k.env.bootstrap, &t.input, &mut s.items, None);
+
+    let mut daemon = Daemon::start(&t.config(&k.env, ""), &[]);
+    support::wait_for(Duration::from_secs(30), || {
+        daemon.assert_running();
+        (io::committed(&k.env.bootstrap, &t.group, &t.input).values().sum::<i64>() > 0).then_some(())
+    })
+    .expect("the daemon makes progress");
+    let signalled = Instant::now();
+    daemon.sigterm();
+    let status = daemon.wait_exit(Duration::from_secs(12)).expect("exited");
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status}; log:\n{}", daemon.logs());
+    assert!(took < Duration::from_secs(10), "took {took:?}, deadline is 10 s");
+
+    let committed = io::committed(&k.env.bootstrap, &t.group, &t.input);
+    let total: i64 = committed.values().sum();
+    assert!(total > 0, "offsets committed: {committed:?}");
+    let alerts = io::read_all(&k.env.bootstrap, &t.alerts);
+    let dlq = io::read_all(&k.env.bootstrap, &t.dead_letter);
+    let checked = stream::check_traces(&s.items, &alerts, &dlq, Some(&committed));
+    assert!(checked > 0);
+    let logs = daemon.logs();
+    for line in ["shutting down: stop fetching, drain, flush alerts, commit", "offsets committed", "credence stopped"] {
+        assert!(logs.contains(line), "missing `{line}` in:\n{logs}");
+    }
+    let stopped = daemon.log_line("credence stopped").expect("final line");
+    assert_eq!(stopped["unacked"], 0, "{stopped}");
+    eprintln!("SIGTERM: exited in {took:?}; committed {total} of {} messages", s.items.len());
+}
+
+/// Authenticated connections: SASL/SCRAM-SHA-256 in clear and over TLS, with the password
+/// passed only through the environment (the raw librdkafka pass-through); a wrong password stops
+/// the daemon at start-up.
+#[test]
+fn sasl_scram_and_sasl_ssl_connections_work() {
+    let k = kafka();
+    let e = &k.env;
+    for (listener, protocol, tls) in
+        [(&e.sasl_bootstrap, "SASL_PLAINTEXT", false), (&e.sasl_ssl_bootstrap, "SASL_SSL", true)]
+    {
+        let t = TestTopics::create(e, "sasl", 2);
+        let mut s = stream::build("sasl", 400, 4, 0);
+        io::produce_lines(&e.bootstrap, &t.lifecycle, &s.lifecycle);
+        io::produce(&e.bootstrap, &t.input, &mut s.items, None);
+        let mut extra = format!(
+            "[kafka.librdkafka]\n\"security.protocol\" = \"{protocol}\"\n\"sasl.mechanisms\" = \"{}\"\n",
+            e.sasl_mechanism
+        );
+        extra.push_str(&format!("\"sasl.username\" = \"{}\"\n", e.sasl_username));
+        if tls {
+            extra.push_str(&format!("\"ssl.ca.location\" = \"{}\"\n", e.ca_location));
+        }
+        let config = t.config(e, &extra);
+        let env = [
+            ("CREDENCE_KAFKA__BOOTSTRAP_SERVERS", listener.as_str()),
+            ("CREDENCE_KAFKA__LIBRDKAFKA__SASL_PASSWORD", e.sasl_password.as_str()),
+        ];
+        let mut daemon = Daemon::start(&config, &env);
+        wait_until_consumed(e, &mut daemon, &t, Duration::from_secs(60));
+        daemon.sigterm();
+        assert!(daemon.wait_exit(Duration::from_secs(15)).is_some_and(|s| s.success()), "{}", daemon.logs());
+        let alerts = io::read_all(&e.bootstrap, &t.alerts);
+        assert_eq!(alerts.len(), s.items.iter().filter(|i| i.kind == Kind::Ghost).count(), "{protocol}");
+        assert!(!daemon.logs().contains(&e.sasl_password), "the password was logged");
+
+        // The same with a wrong password: no connection, exit 1 after the start-up timeout.
+        let bad = [
+            ("CREDENCE_KAFKA__BOOTSTRAP_SERVERS", listener.as_str()),
+            ("CREDENCE_KAFKA__LIBRDKAFKA__SASL_PASSWORD", "wrong"),
+            ("CREDENCE_KAFKA__STARTUP_TIMEOUT_SECS", "3"),
+        ];
+        let mut refused = Daemon::start(&config, &bad);
+        let status = refused.wait_exit(Duration::from_secs(30)).expect("exits");
+        assert_eq!(status.code(), Some(1), "{}", refused.logs());
+        assert!(refused.logs().contains("authentication"), "{}", refused.logs());
+    }
+}
