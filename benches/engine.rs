@@ -19,8 +19,15 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-/// Credentials resident in the warm engine.
-const WARM_CREDENTIALS: usize = 100_000;
+/// Credentials resident in the warm engine (a thousand in `--test` smoke mode, which only checks
+/// that the benchmarks run).
+fn warm_credentials() -> usize {
+    if std::env::args().any(|a| a == "--test") {
+        1_000
+    } else {
+        100_000
+    }
+}
 /// Events per timed batch.
 const BATCH: usize = 10_000;
 /// 2026-03-02T00:00:00Z.
@@ -89,10 +96,10 @@ fn engine() -> Engine {
     Engine::new(DetectConfig::default(), KeySpace::new(pseudonymizer().derive_seed("baseline-value-keys")))
 }
 
-/// An engine holding `WARM_CREDENTIALS` established baselines (80 events each over five days).
+/// An engine holding `warm_credentials()` established baselines (80 events each over five days).
 fn warm_engine(decoder: &Decoder) -> Engine {
     let e = engine();
-    let history = corpus(WARM_CREDENTIALS * 80, WARM_CREDENTIALS, 0, START_MS, 5 * 86_400_000, 1);
+    let history = corpus(warm_credentials() * 80, warm_credentials(), 0, START_MS, 5 * 86_400_000, 1);
     for msg in &history {
         let ev = decoder.decode_one(msg).expect("valid");
         e.process(&ev, LearnPolicy::Default);
@@ -103,7 +110,7 @@ fn warm_engine(decoder: &Decoder) -> Engine {
 fn benches(c: &mut Criterion) {
     let decoder = Decoder::new(Format::Ocsf, pseudonymizer());
     let after = START_MS + 5 * 86_400_000;
-    let live = corpus(BATCH, WARM_CREDENTIALS, 0, after, 60_000, 2);
+    let live = corpus(BATCH, warm_credentials(), 0, after, 60_000, 2);
     let avg = live.iter().map(Vec::len).sum::<usize>() / live.len();
     eprintln!("corpus: {} events, {avg} bytes on average", live.len());
 
@@ -140,7 +147,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("warm", |b| {
         b.iter(|| decoded.iter().map(|e| warm.process(e, LearnPolicy::Default).score as u64).sum::<u64>())
     });
-    let cold = corpus(BATCH, BATCH * 100, WARM_CREDENTIALS * 10, after, 60_000, 3);
+    let cold = corpus(BATCH, BATCH * 100, warm_credentials() * 10, after, 60_000, 3);
     let cold_decoded: Vec<_> = cold.iter().map(|m| decoder.decode_one(m).expect("valid")).collect();
     g.bench_function("cold", |b| {
         b.iter_batched(

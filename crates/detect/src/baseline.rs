@@ -123,6 +123,8 @@ pub struct Observation<'e> {
     pub peer: Option<u64>,
     /// The coarsest origin identity available, for concurrent-use tracking.
     pub origin: Option<u32>,
+    /// ln(1 + response bytes), when the response size is logged.
+    pub ln_bytes: Option<f32>,
 }
 
 impl<'e> Observation<'e> {
@@ -151,6 +153,7 @@ impl<'e> Observation<'e> {
             resource: event.resource.as_deref().map(|r| keys.resource(r)),
             peer: event.peer_group.as_deref().or(event.principal.as_deref()).map(|g| keys.peer(g)),
             origin: country.or(asn).or(net),
+            ln_bytes: event.bytes_out.map(|b| (b as f32).ln_1p()),
         }
     }
 }
@@ -217,8 +220,6 @@ pub struct Window {
     pub events: u32,
     /// Response bytes in the window.
     pub bytes: f64,
-    /// Sum of ln(1 + bytes) over events with a size.
-    pub log_bytes: f32,
     /// Events with a size.
     pub sized: u32,
     /// Access failures (denied, rejected, expired).
@@ -247,7 +248,6 @@ impl Window {
         self.events += 1;
         if let Some(b) = e.bytes_out {
             self.bytes += b as f64;
-            self.log_bytes += (b as f32).ln_1p();
             self.sized += 1;
         }
         self.ops.insert(obs.op);
@@ -439,11 +439,11 @@ impl Baseline {
         Baseline { first_seen: t, last_seen: t, state_since: t, ..Baseline::default() }
     }
 
-    /// How much larger than usual a response of `bytes` is for operation `op`, in ln(1 + bytes):
+    /// How much larger than usual a response of `ln_bytes` = ln(1 + bytes) is for operation `op`:
     /// against the operation's own typical size when it has one, else the credential's. Returns
     /// (excess, the operation's typical ln(1 + bytes)).
-    pub fn volume_excess(&self, op: u32, bytes: u64) -> (f32, f32) {
-        let x = (bytes as f32).ln_1p();
+    pub fn volume_excess(&self, op: u32, ln_bytes: f32) -> (f32, f32) {
+        let x = ln_bytes;
         let expected = match self.ops.slot_of(op) {
             Some(i) if self.op_volume[i] > 0 => f32::from(self.op_volume[i]) / 1000.0,
             _ => self.volume.mean,
@@ -474,9 +474,9 @@ impl Baseline {
     pub fn learn(&mut self, obs: &Observation<'_>, w: f32, privileged: bool, cfg: &DetectConfig) {
         let t = obs.t;
         let hl = cfg.profile_half_life_secs;
-        let excess = obs.event.bytes_out.map(|b| self.volume_excess(obs.op, b));
-        if let (Some((slot, fresh)), Some(b)) = (self.ops.learn(obs.op, t, hl, w), obs.event.bytes_out) {
-            let x = (b as f32).ln_1p() * 1000.0;
+        let excess = obs.ln_bytes.map(|x| self.volume_excess(obs.op, x));
+        if let (Some((slot, fresh)), Some(x)) = (self.ops.learn(obs.op, t, hl, w), obs.ln_bytes) {
+            let x = x * 1000.0;
             let mean = f32::from(self.op_volume[slot]);
             let mean = if fresh { x } else { mean + OP_VOLUME_ALPHA * w * (x - mean) };
             self.op_volume[slot] = mean.clamp(0.0, f32::from(u16::MAX)) as u16;
@@ -514,8 +514,8 @@ impl Baseline {
         }
         self.minute_count += 1;
 
-        if let Some(b) = obs.event.bytes_out {
-            self.volume.update((b as f32).ln_1p(), VOLUME_ALPHA, w);
+        if let Some(x) = obs.ln_bytes {
+            self.volume.update(x, VOLUME_ALPHA, w);
         }
 
         // Short window: fold the closed one into its statistics, then add this event.

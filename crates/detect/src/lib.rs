@@ -115,10 +115,15 @@ impl Engine {
         self.population.count_event(obs.t);
         let credential_state = self.retired_credential(event);
         let peer_key = obs.peer;
-        if !self.baselines.contains_key(&event.subject.as_u128()) {
-            self.make_room();
-        }
-        let mut entry = self.baselines.entry(event.subject.as_u128()).or_insert_with(|| Box::new(Baseline::new(obs.t)));
+        let key = event.subject.as_u128();
+        // One lookup on the hot path; the store is checked for room only for a new subject.
+        let mut entry = match self.baselines.get_mut(&key) {
+            Some(e) => e,
+            None => {
+                self.make_room();
+                self.baselines.entry(key).or_insert_with(|| Box::new(Baseline::new(obs.t)))
+            }
+        };
         let baseline: &mut Baseline = &mut entry;
         let peer_guard = peer_key.or(Some(baseline.peer).filter(|&p| p != 0)).and_then(|k| self.peers.get(&k));
         let ctx = Context {

@@ -247,7 +247,6 @@ fn ghost(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<S
     let (state, since) = ctx.credential_state.unwrap_or((b.state, b.state_since));
     let outcome = obs.event.outcome;
     let accepted = !outcome.is_access_failure();
-    let when = format_rfc3339_ms(to_ms(since));
     let (score, what) = match state {
         CredentialState::Revoked => (if accepted { 100 } else { 85 }, "revoked"),
         CredentialState::Expired if accepted => (95, "expired"),
@@ -257,6 +256,7 @@ fn ghost(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<S
         _ => return,
     };
     let result = if accepted { "and the request was accepted" } else { "and the request was refused" };
+    let when = format_rfc3339_ms(to_ms(since));
     out.push(Signal {
         detector: Detector::GhostCredential,
         score,
@@ -636,7 +636,8 @@ fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
     }
     // Slow exfiltration: responses over the last hours larger than their operations usually
     // return, consistently enough to rule out chance and in enough volume to matter.
-    let recent = b.recent.at(obs.t, cfg.long_window_secs, Some((this, b.volume_excess(obs.op, this))));
+    let recent =
+        b.recent.at(obs.t, cfg.long_window_secs, Some((this, b.volume_excess(obs.op, obs.ln_bytes.unwrap_or(0.0)))));
     if !fired && b.residual.n >= SLOW_EXFIL_MIN_HISTORY && recent.n >= SLOW_EXFIL_MIN_EVENTS {
         // The recent mean excess against its usual level, in standard errors.
         let shift = recent.excess / recent.n - b.residual.mean;

@@ -192,7 +192,9 @@ const DECAY_GRANULARITY_SECS: u32 = 60;
 impl<const K: usize, const W: usize> FreqTable<K, W> {
     /// What the table knows of `key` at time `now`. Read-only.
     pub fn lookup(&self, key: u32, now: u32, half_life: u32) -> Lookup {
-        let f = decay(now.saturating_sub(self.t_ref), half_life);
+        // Same granularity as learning: within a minute of the reference time, no decay.
+        let dt = now.saturating_sub(self.t_ref);
+        let f = if dt < DECAY_GRANULARITY_SECS { 1.0 } else { decay(dt, half_life) };
         let total = self.total * f;
         let novel = self.novel * f;
         let slot = self.slots.iter().find(|s| s.key == key && s.key != 0);
