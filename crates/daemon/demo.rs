@@ -10,7 +10,7 @@ use credence_detect::{DetectConfig, Engine, Severity};
 use credence_event::lifecycle::LifecycleEvent;
 use credence_event::{Decoder, Format, Pseudonymizer};
 use credence_finding::pipeline::{Output, Pipeline};
-use credence_finding::{aggregate::DEFAULT_WINDOW_MS, Activity, Aggregator};
+use credence_finding::{aggregate::DEFAULT_WINDOW_MS, Activity, Aggregator, Finding};
 use credence_sim::eval::{Evaluation, ObservedFinding, Report};
 use credence_sim::{SimConfig, SimItem, Simulator};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -82,6 +82,19 @@ pub fn demo_detect_config(sim: &SimConfig) -> DetectConfig {
     DetectConfig { dormancy_secs: (sim.dormancy_days * 86_400.0) as u32, ..DetectConfig::default() }
 }
 
+/// Calls `g` with a finding as the evaluation sees it.
+fn observed<R>(f: &Finding, g: impl FnOnce(&ObservedFinding<'_>) -> R) -> R {
+    let detectors: Vec<&str> = f.detectors().map(|d| d.as_str()).collect();
+    g(&ObservedFinding {
+        credential: f.credential,
+        subject: f.subject,
+        first_time_ms: f.first_ms,
+        last_time_ms: f.last_ms,
+        severity: f.severity.id(),
+        detectors: &detectors,
+    })
+}
+
 /// Runs the simulator's stream through a pipeline, handing every output to `on_output`. Returns
 /// the evaluation report against the simulator's truth. Shared by `demo` and the detection tests.
 pub fn evaluate(
@@ -97,15 +110,7 @@ pub fn evaluate(
     let mut buf = Vec::with_capacity(1024);
     let mut handle = |o: Output<'_>, now: i64, eval: &mut Evaluation| {
         if let Output::Closed(f) = &o {
-            let detectors: Vec<&str> = f.detectors().map(|d| d.as_str()).collect();
-            eval.add(&ObservedFinding {
-                credential: f.credential,
-                subject: f.subject,
-                first_time_ms: f.first_ms,
-                last_time_ms: f.last_ms,
-                severity: f.severity.id(),
-                detectors: &detectors,
-            });
+            observed(f, |x| eval.add(x));
         }
         on_output(&o, now, eval);
     };
@@ -157,16 +162,7 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<Report> {
     let (report, pipeline) = evaluate(sim, &pseudonymizer, |o, now, eval| {
         events += 1;
         if let (true, Output::Closed(f)) = (args.show_unmatched, o) {
-            let detectors: Vec<&str> = f.detectors().map(|d| d.as_str()).collect();
-            let observed = ObservedFinding {
-                credential: f.credential,
-                subject: f.subject,
-                first_time_ms: f.first_ms,
-                last_time_ms: f.last_ms,
-                severity: f.severity.id(),
-                detectors: &detectors,
-            };
-            let labels = eval.matches(&observed);
+            let labels = observed(f, |x| eval.matches(x));
             let benign = labels.iter().all(|&l| truth.label(l).is_none_or(|x| x.kind.is_confounder()));
             if benign {
                 unmatched.push(alert_text(&credence_finding::FindingUpdate {

@@ -114,7 +114,6 @@ impl Engine {
         let obs = Observation::new(event, &self.keys);
         self.population.count_event(obs.t);
         let credential_state = self.retired_credential(event);
-        let peer_key = obs.peer;
         let key = event.subject.as_u128();
         // One lookup on the hot path; the store is checked for room only for a new subject.
         let mut entry = match self.baselines.get_mut(&key) {
@@ -125,17 +124,7 @@ impl Engine {
             }
         };
         let baseline: &mut Baseline = &mut entry;
-        let peer_guard = peer_key.or(Some(baseline.peer).filter(|&p| p != 0)).and_then(|k| self.peers.get(&k));
-        let ctx = Context {
-            cfg: &self.cfg,
-            peer: peer_guard.as_deref().map(|b| &**b),
-            population: &self.population,
-            credential_state,
-        };
-        let state = baseline.state_at(&self.cfg, obs.t);
-        let (signals, novelty) = score::score(baseline, &obs, &ctx);
-        drop(peer_guard);
-        let verdict = self.judge(baseline, &obs, signals, state, novelty.agent);
+        let (verdict, novelty) = self.assess(baseline, &obs, credential_state);
         let weight = match policy {
             LearnPolicy::Default if verdict.is_alert() => self.cfg.alert_learn_weight,
             LearnPolicy::Default => 1.0,
@@ -162,7 +151,18 @@ impl Engine {
                 &fresh
             }
         };
-        let peer_guard = obs.peer.and_then(|k| self.peers.get(&k));
+        self.assess(baseline, &obs, credential_state).0
+    }
+
+    /// Scores an observation against a baseline (read-only) and judges the signals.
+    fn assess(
+        &self,
+        baseline: &Baseline,
+        obs: &Observation<'_>,
+        credential_state: Option<(CredentialState, u32)>,
+    ) -> (Verdict, Novelty) {
+        let peer_key = obs.peer.or(Some(baseline.peer).filter(|&p| p != 0));
+        let peer_guard = peer_key.and_then(|k| self.peers.get(&k));
         let ctx = Context {
             cfg: &self.cfg,
             peer: peer_guard.as_deref().map(|b| &**b),
@@ -170,8 +170,9 @@ impl Engine {
             credential_state,
         };
         let state = baseline.state_at(&self.cfg, obs.t);
-        let (signals, novelty) = score::score(baseline, &obs, &ctx);
-        self.judge(baseline, &obs, signals, state, novelty.agent)
+        let (signals, novelty) = score::score(baseline, obs, &ctx);
+        drop(peer_guard);
+        (self.judge(baseline, obs, signals, state, novelty.agent), novelty)
     }
 
     /// The lifecycle state of the presented credential when it is retired and differs from the

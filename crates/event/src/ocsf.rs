@@ -4,10 +4,8 @@
 //! ([`ApiActivity`]) writes schema-valid records, for the simulator and for tests.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::{
     parse_ip, time, Country, CredentialKind, DecodeError, Decoder, Event, GeoPoint, Namespace, Origin, Outcome,
@@ -17,6 +15,7 @@ use crate::{
 pub const API_ACTIVITY_CLASS_UID: u32 = 6003;
 
 use crate::json::{cow, OptStr as Str};
+use crate::mapped::lenient::First;
 
 #[derive(Deserialize)]
 struct Raw<'a> {
@@ -34,7 +33,7 @@ struct Raw<'a> {
     #[serde(borrow)]
     src_endpoint: Option<Endpoint<'a>>,
     #[serde(borrow, default)]
-    resources: FirstResource<'a>,
+    resources: First<Resource<'a>>,
     status_id: Option<u8>,
     #[serde(borrow)]
     status_code: Str<'a>,
@@ -163,37 +162,12 @@ struct Metadata<'a> {
     uid: Str<'a>,
 }
 
-/// The first element of `resources`, skipping the rest without allocating.
-#[derive(Default)]
-struct FirstResource<'a>(Option<Resource<'a>>);
-
 #[derive(Deserialize)]
 struct Resource<'a> {
     #[serde(borrow)]
     uid: Str<'a>,
     #[serde(borrow)]
     name: Str<'a>,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for FirstResource<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = FirstResource<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of resources")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(FirstResource(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let first = seq.next_element::<Resource<'a>>()?;
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(FirstResource(first))
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
 }
 
 fn nonempty(s: Str<'_>) -> Option<Cow<'_, str>> {

@@ -159,7 +159,11 @@ impl Pipeline {
     /// history, where the lifecycle log is a separate file).
     pub fn schedule_lifecycle(&mut self, mut records: Vec<LifecycleEvent<'static>>) {
         records.sort_by_key(|r| r.time_ms);
-        self.pending_lifecycle.extend(records);
+        for r in records {
+            // Keep the queue in time order even when a later batch holds older records.
+            let at = self.pending_lifecycle.partition_point(|q| q.time_ms <= r.time_ms);
+            self.pending_lifecycle.insert(at, r);
+        }
     }
 
     /// Closes every open finding (end of input), applying lifecycle records still queued.
@@ -170,5 +174,68 @@ impl Pipeline {
         for f in self.aggregator.close_all() {
             out(Output::Closed(f));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credence_detect::{DetectConfig, KeySpace};
+    use credence_event::lifecycle::LifecycleAction;
+    use credence_event::ocsf::ApiActivity;
+    use credence_event::{Format, Pseudonymizer};
+
+    /// 2026-03-02T00:00:00Z.
+    const T0: i64 = 1_772_409_600_000;
+
+    fn message(time_ms: i64) -> Vec<u8> {
+        serde_json::to_vec(&ApiActivity {
+            time_ms,
+            uid: "e",
+            credential_uid: "key-1",
+            user_uid: "svc",
+            issuer: None,
+            operation: "GET /v1/x",
+            service: "api",
+            http_method: "GET",
+            path: "/v1/x",
+            status: 200,
+            error: None,
+            bytes_out: 10,
+            ip: "198.51.100.1".parse().unwrap(),
+            asn: None,
+            country: None,
+            city: None,
+            geo: None,
+            user_agent: "ua",
+        })
+        .unwrap()
+    }
+
+    /// Regression: a later batch of lifecycle records holding older ones must not be applied
+    /// after the newer records already queued.
+    #[test]
+    fn lifecycle_batches_out_of_order_are_applied_in_time_order() {
+        let p = Pseudonymizer::insecure_demo();
+        let engine = Engine::new(DetectConfig::default(), KeySpace::new([1; 16]));
+        let mut pipeline =
+            Pipeline::new(Decoder::new(Format::Ocsf, p.clone()), engine, Aggregator::new(3_600_000, Severity::Low));
+        let record =
+            |time_ms, action| LifecycleEvent { time_ms, credential: p.credential("key-1"), action, reason: None };
+        pipeline.schedule_lifecycle(vec![record(T0 + 1_000_000, LifecycleAction::Revoked)]);
+        pipeline.schedule_lifecycle(vec![record(T0 + 500_000, LifecycleAction::Created)]);
+        let mut findings = Vec::new();
+        pipeline.process(&message(T0 + 750_000), &mut |o| {
+            if let Output::Finding(u) = o {
+                findings.push(u.finding.primary());
+            }
+        });
+        assert!(findings.is_empty(), "used between creation and revocation: {findings:?}");
+        pipeline.process(&message(T0 + 1_500_000), &mut |o| {
+            if let Output::Finding(u) = o {
+                findings.push(u.finding.primary());
+            }
+        });
+        assert_eq!(findings, vec![Detector::GhostCredential]);
     }
 }
