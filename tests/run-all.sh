@@ -17,21 +17,9 @@ fi
 for c in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
 done
-# Debian packages: cmake, pkg-config and OpenSSL headers build librdkafka (TLS, SCRAM); Java and
-# Maven fetch and run the Kafka broker; openssl makes its test certificates.
-packages=()
-for pkg in cmake pkg-config libssl-dev default-jre-headless maven openssl; do
-  case "$pkg" in
-    default-jre-headless) command -v java >/dev/null 2>&1 && continue ;;
-    maven) command -v mvn >/dev/null 2>&1 && continue ;;
-  esac
-  dpkg -s "$pkg" >/dev/null 2>&1 || packages+=("$pkg")
-done
-if [ ${#packages[@]} -gt 0 ]; then
-  step "installing ${packages[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
-fi
+
+step "packages"
+bash scripts/setup.sh --kafka
 
 step "format"
 cargo fmt --all --check
