@@ -41,7 +41,7 @@ const RATE_MIN_PER_WINDOW: f32 = 60.0;
 /// Smallest short-window volume that can be exfiltration, bytes.
 const EXFIL_MIN_BYTES: f64 = 5.0e6;
 /// Smallest excess volume that can be slow exfiltration, bytes.
-const SLOW_EXFIL_MIN_BYTES: f64 = 1.0e6;
+const SLOW_EXFIL_MIN_BYTES: f64 = 1.0e5;
 /// Responses (decayed count) before slow exfiltration is considered.
 const SLOW_EXFIL_MIN_EVENTS: f32 = 30.0;
 /// Recent responses typically at least this many times their operations' usual size.
