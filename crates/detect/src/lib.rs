@@ -370,3 +370,54 @@ impl Engine {
         std::mem::size_of::<Baseline>() + std::mem::size_of::<(u128, Box<Baseline>)>() * 2 + 16
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credence_event::Pseudonymizer;
+
+    const T0: i64 = 1_772_409_600_000;
+
+    #[test]
+    fn the_store_stays_within_max_credentials_and_counts_evictions() {
+        let cfg = DetectConfig { max_credentials: 1_000, ..DetectConfig::default() };
+        let engine = Engine::new(cfg, KeySpace::new([2; 16]));
+        let p = Pseudonymizer::insecure_demo();
+        for i in 0..5_000 {
+            let e = Event::new(T0 + i * 1_000, p.credential(&format!("key-{i}")), "GET /x");
+            engine.process(&e, LearnPolicy::Default);
+        }
+        assert!(engine.len() <= 1_000, "{} baselines held", engine.len());
+        assert!(engine.counters().evicted_capacity.load(Ordering::Relaxed) >= 4_000);
+        // The most recent credential survived; the first was evicted.
+        assert!(engine.baseline(p.credential("key-4999")).is_some());
+        assert!(engine.baseline(p.credential("key-0")).is_none());
+    }
+
+    #[test]
+    fn sweep_drops_only_baselines_idle_past_the_ttl() {
+        let cfg = DetectConfig::default();
+        let ttl_ms = i64::from(cfg.idle_ttl_secs) * 1000;
+        let engine = Engine::new(cfg, KeySpace::new([3; 16]));
+        let p = Pseudonymizer::insecure_demo();
+        engine.process(&Event::new(T0, p.credential("old"), "op"), LearnPolicy::Default);
+        engine.process(&Event::new(T0 + ttl_ms, p.credential("recent"), "op"), LearnPolicy::Default);
+        assert_eq!(engine.sweep(T0 + ttl_ms + 1_000), 1);
+        assert!(engine.baseline(p.credential("old")).is_none());
+        assert!(engine.baseline(p.credential("recent")).is_some());
+        assert_eq!(engine.counters().evicted_idle.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn scoring_does_not_learn_and_learning_policy_is_honoured() {
+        let engine = Engine::new(DetectConfig::default(), KeySpace::new([4; 16]));
+        let p = Pseudonymizer::insecure_demo();
+        let e = Event::new(T0, p.credential("k"), "op");
+        engine.score(&e);
+        assert!(engine.is_empty(), "score() must not create or teach a baseline");
+        engine.process(&e, LearnPolicy::Never);
+        let b = engine.baseline(e.subject).unwrap();
+        assert_eq!(b.events, 1, "clocks and counters advance");
+        assert!(b.ops.is_empty(), "but a never-learn event teaches no profile");
+    }
+}

@@ -10,6 +10,9 @@ use credence_event::{DecodeError, Decoder, ErrorType};
 
 /// How often (in events) open findings are checked for closing.
 const CLOSE_CHECK_EVERY: u64 = 4096;
+/// How often, in event time, idle baselines are swept out of the engine: an O(baselines) pass,
+/// so rarely.
+const SWEEP_EVERY_MS: i64 = 3_600_000;
 
 /// What the pipeline hands back.
 #[derive(Debug)]
@@ -63,6 +66,8 @@ pub struct Pipeline {
     aggregator: Aggregator,
     summary: Summary,
     latest_ms: i64,
+    /// Event time of the last sweep of idle baselines.
+    swept_ms: i64,
     /// Lifecycle records waiting for the event time to reach them (replay).
     pending_lifecycle: VecDeque<LifecycleEvent<'static>>,
 }
@@ -76,6 +81,7 @@ impl Pipeline {
             aggregator,
             summary: Summary::default(),
             latest_ms: i64::MIN,
+            swept_ms: i64::MIN,
             pending_lifecycle: VecDeque::new(),
         }
     }
@@ -144,6 +150,10 @@ impl Pipeline {
             if self.summary.events % CLOSE_CHECK_EVERY == 0 {
                 for f in self.aggregator.close_idle(self.latest_ms) {
                     out(Output::Closed(f));
+                }
+                if self.latest_ms.saturating_sub(self.swept_ms) >= SWEEP_EVERY_MS {
+                    self.engine.sweep(self.latest_ms);
+                    self.swept_ms = self.latest_ms;
                 }
             }
         }
