@@ -327,4 +327,27 @@ mod tests {
         let e = d.estimate();
         assert!((20.0..45.0).contains(&e), "{e}");
     }
+
+    proptest::proptest! {
+        /// Against a simple model (a set of every key ever learned): the table never forgets a
+        /// learned key (no false "novel"), never holds more than K values, and its shares of the
+        /// values it holds are proper fractions.
+        #[test]
+        fn table_agrees_with_a_set_of_seen_keys(ops in proptest::collection::vec((1u32..40, 0u32..600), 1..300)) {
+            let mut table = FreqTable::<6, 1>::default();
+            let mut seen = std::collections::BTreeSet::new();
+            let mut now = 1_000u32;
+            for (key, dt) in ops {
+                now += dt;
+                table.learn(key, now, 3_600, 1.0);
+                seen.insert(key);
+                for &k in &seen {
+                    proptest::prop_assert!(!table.lookup(k, now, 3_600).novel, "forgot key {}", k);
+                }
+                proptest::prop_assert!(table.len() <= 6);
+                let shares: f32 = seen.iter().map(|&k| table.lookup(k, now, 3_600).share).sum();
+                proptest::prop_assert!(shares <= 1.0 + 1e-3, "shares sum to {}", shares);
+            }
+        }
+    }
 }
