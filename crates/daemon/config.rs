@@ -65,6 +65,8 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The admin HTTP server (metrics and health).
+    pub admin: AdminConfig,
     /// Detection settings (see `credence_detect::DetectConfig`).
     pub detect: DetectConfig,
 }
@@ -299,6 +301,23 @@ impl Default for DaemonConfig {
     }
 }
 
+/// `[admin]`: the admin HTTP server, on a port of its own: `GET /metrics` (Prometheus text
+/// format), `/healthz` (200 while the process runs) and `/readyz` (200 once the consumer has its
+/// partitions and the alert sinks are healthy, 503 otherwise).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Address and port to listen on (`host:port`; port 0 picks a free one). Default
+    /// `0.0.0.0:9464`.
+    pub listen_addr: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig { listen_addr: "0.0.0.0:9464".into() }
+    }
+}
+
 /// `[log]`: logs go to standard error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -450,6 +469,12 @@ impl Config {
         }
         if d.shutdown_timeout_secs == 0 {
             p.push("daemon.shutdown_timeout_secs must be positive".into());
+        }
+        if self.admin.listen_addr.parse::<std::net::SocketAddr>().is_err() {
+            p.push(format!(
+                "admin.listen_addr `{}` is not an address and port (e.g. 0.0.0.0:9464)",
+                self.admin.listen_addr
+            ));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             p.push(format!("log.level `{}` is not a valid filter: {e}", self.log.level));

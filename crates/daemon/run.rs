@@ -8,6 +8,8 @@
 //!   and the in-flight deliveries; stores offsets.
 //! - alerts-file thread ([`sinks`]): writes and flushes findings, then acknowledges them.
 //! - librdkafka's own threads, including the producer's delivery-report poller.
+//! - admin task ([`admin`]): `/metrics`, `/healthz`, `/readyz` on `admin.listen_addr`, from the
+//!   [`metrics::Metrics`] that the others count into.
 //!
 //! Channels, all bounded: consumer → worker (batches of messages; full ⇒ the consumer pauses
 //! its partitions), lifecycle → worker (full ⇒ the lifecycle thread waits), worker → file
@@ -34,10 +36,12 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{InputSettings, LogConfig, LogFormat, Settings, EX_CONFIG};
 
+mod admin;
 mod consumer;
 mod events;
 mod kafka;
 mod lifecycle;
+mod metrics;
 mod offsets;
 mod shutdown;
 mod sinks;
@@ -46,7 +50,7 @@ mod worker;
 pub use shutdown::Shutdown;
 
 use consumer::{GroupConsumer, GroupContext, Steering};
-use events::{InternalEvent, LifecycleCatchUpTimedOut, Starting, Stopped};
+use events::{AdminListening, InternalEvent, LifecycleCatchUpTimedOut, Starting, Stopped};
 
 /// Lifecycle records queued between the lifecycle thread and the worker.
 const LIFECYCLE_QUEUE: usize = 1024;
@@ -229,6 +233,14 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let Settings { config, pseudonymizer, inputs } = settings;
     let topics = Arc::new(Topics::new(&inputs));
     Starting { topics: &topics.names, group: &config.kafka.group_id, alerts: alerts_text(&config) }.emit();
+    // The admin server first: /healthz answers while Kafka is being reached.
+    let registry = prometheus::Registry::new();
+    let metrics = Arc::new(metrics::Metrics::new(&registry, &topics).context("registering the metrics")?);
+    let listener = admin::bind(&config.admin.listen_addr)
+        .await
+        .with_context(|| format!("listening on admin.listen_addr {}", config.admin.listen_addr))?;
+    AdminListening { addr: listener.local_addr().ok() }.emit();
+    tokio::spawn(admin::serve(listener, registry, metrics.clone()));
     let producer = kafka::producer(&config, &shutdown)?;
     kafka::check_topics(&producer, &config, &shutdown).await?;
 
@@ -277,7 +289,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
 
     let consumer: Arc<GroupConsumer> = Arc::new(
         kafka::group_consumer_config(&config)
-            .create_with_context(GroupContext::new(topics.clone()))
+            .create_with_context(GroupContext::new(topics.clone(), metrics.clone()))
             .context("creating the consumer")?,
     );
     let steering = Arc::new(Steering::default());
@@ -287,8 +299,10 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let shutdown_started = Arc::new(std::sync::OnceLock::new());
     {
         let (steering, shutdown, started) = (steering.clone(), shutdown.clone(), shutdown_started.clone());
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             shutdown.wait().await;
+            metrics.health.stopping.store(true, Ordering::Release);
             let _ = started.set(Instant::now());
             steering.stop_fetching.store(true, Ordering::Release);
         });
@@ -296,7 +310,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let file = match &config.alerts.file {
         // Sized so that every delivery in flight fits: the worker never waits on it.
         Some(path) => Some(
-            sinks::FileSink::spawn(path, config.daemon.max_in_flight + consumer::BATCH_MESSAGES)
+            sinks::FileSink::spawn(path, config.daemon.max_in_flight + consumer::BATCH_MESSAGES, metrics.clone())
                 .with_context(|| format!("opening the alerts file {}", path.display()))?,
         ),
         None => None,
@@ -319,6 +333,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
         max_in_flight: config.daemon.max_in_flight,
         lifecycle_horizon: horizon,
         lifecycle_initial,
+        metrics,
     });
     // Three quarters of the deadline for draining; the rest for committing and closing.
     let timeout = Duration::from_secs(config.daemon.shutdown_timeout_secs);

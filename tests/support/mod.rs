@@ -204,6 +204,10 @@ shutdown_timeout_secs = 10
 [log]
 format = "json"
 level = "info"
+
+[admin]
+# A free port: several daemons run at once.
+listen_addr = "127.0.0.1:0"
 {extra}
 "#,
             bootstrap = env.bootstrap,

@@ -26,9 +26,10 @@ use rdkafka::TopicPartitionList;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::events::{
-    CommitFailed, ConsumeFailed, ConsumptionPaused, ConsumptionResumed, ConsumptionStalled, FinalCommit, InternalEvent,
-    KafkaClientError, PartitionsAssigned, PartitionsRevoked, RebalanceFailed, Subscribed,
+    CommitFailed, Committed, ConsumeFailed, ConsumptionPaused, ConsumptionResumed, ConsumptionStalled, FinalCommit,
+    InternalEvent, KafkaClientError, PartitionsAssigned, PartitionsRevoked, RebalanceFailed, Subscribed,
 };
+use super::metrics::Metrics;
 use super::offsets::PartitionKey;
 use super::Topics;
 
@@ -85,6 +86,7 @@ enum Note {
 pub struct GroupContext {
     topics: Arc<Topics>,
     notes: Mutex<Vec<Note>>,
+    metrics: Arc<Metrics>,
 }
 
 /// The input consumer.
@@ -92,8 +94,8 @@ pub type GroupConsumer = BaseConsumer<GroupContext>;
 
 impl GroupContext {
     /// A context for the consumer of `topics`.
-    pub fn new(topics: Arc<Topics>) -> GroupContext {
-        GroupContext { topics, notes: Mutex::new(Vec::new()) }
+    pub fn new(topics: Arc<Topics>, metrics: Arc<Metrics>) -> GroupContext {
+        GroupContext { topics, notes: Mutex::new(Vec::new()), metrics }
     }
 
     fn keys(&self, tpl: &TopicPartitionList) -> Vec<PartitionKey> {
@@ -125,6 +127,27 @@ impl ClientContext for GroupContext {
     fn error(&self, error: KafkaError, reason: &str) {
         KafkaClientError { client: "consumer", error: &error, reason }.emit();
     }
+
+    /// Consumer lag per assigned input partition; series of partitions no longer assigned (lag
+    /// unknown, -1) are removed. Labels are bounded: configured topics and their partitions.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (name, topic) in &statistics.topics {
+            if self.topics.index(name).is_none() {
+                continue;
+            }
+            for (partition, p) in &topic.partitions {
+                if *partition < 0 {
+                    continue;
+                }
+                let label = partition.to_string();
+                if p.consumer_lag >= 0 {
+                    self.metrics.lag.with_label_values(&[name.as_str(), &label]).set(p.consumer_lag);
+                } else {
+                    let _ = self.metrics.lag.remove_label_values(&[name.as_str(), &label]);
+                }
+            }
+        }
+    }
 }
 
 impl ConsumerContext for GroupContext {
@@ -134,7 +157,7 @@ impl ConsumerContext for GroupContext {
                 // Commit what is stored (every event before it scored, its alerts acknowledged)
                 // while the partitions are still ours. Runs on the consumer thread.
                 let commit = commit_result(consumer.commit_consumer_state(CommitMode::Sync));
-                PartitionsRevoked { partitions: describe(tpl), commit }.emit();
+                PartitionsRevoked { partitions: describe(tpl), commit, metrics: &self.metrics }.emit();
                 self.note(Note::Revoked(self.keys(tpl)));
             }
             Rebalance::Assign(_) => {}
@@ -144,14 +167,17 @@ impl ConsumerContext for GroupContext {
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
-            PartitionsAssigned { partitions: describe(tpl) }.emit();
+            PartitionsAssigned { partitions: describe(tpl), metrics: &self.metrics }.emit();
             self.note(Note::Assigned(self.keys(tpl)));
         }
     }
 
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
-        if let Err(e) = commit_result(result) {
-            CommitFailed { error: &e }.emit();
+        match result {
+            Ok(()) => Committed { metrics: &self.metrics }.emit(),
+            // Nothing to commit: neither a success nor a failure.
+            Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => {}
+            Err(e) => CommitFailed { error: &e, metrics: &self.metrics }.emit(),
         }
     }
 }
@@ -190,7 +216,8 @@ pub fn spawn(
         poller.run(&steering);
         // The worker has stored its last offsets: commit them, then leave the group (dropping
         // the last reference closes the consumer, which revokes and commits once more).
-        FinalCommit { result: commit_result(consumer.commit_consumer_state(CommitMode::Sync)) }.emit();
+        let result = commit_result(consumer.commit_consumer_state(CommitMode::Sync));
+        FinalCommit { result, metrics: &consumer.context().metrics }.emit();
         consumer.unsubscribe();
     })
 }
@@ -252,7 +279,8 @@ impl Poller<'_> {
             if let Some(since) = self.paused_since {
                 if !self.stall_reported && !stopping && since.elapsed() > STALL_AFTER {
                     self.stall_reported = true;
-                    ConsumptionStalled { paused_ms: since.elapsed().as_millis() as u64 }.emit();
+                    let metrics = &self.consumer.context().metrics;
+                    ConsumptionStalled { paused_ms: since.elapsed().as_millis() as u64, metrics }.emit();
                 }
             }
         }
@@ -322,6 +350,7 @@ impl Poller<'_> {
             ConsumptionResumed {
                 paused_ms: since.map_or(0, |s| s.elapsed().as_millis() as u64),
                 was_stalled: std::mem::take(&mut self.stall_reported),
+                metrics: &self.consumer.context().metrics,
             }
             .emit();
         }
@@ -357,6 +386,7 @@ impl Poller<'_> {
                     self.held.push_back(Fetched::Revoked(keys));
                 }
             }
+            self.consumer.context().metrics.partitions_assigned.set(self.epochs.len() as i64);
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Internal events: one small type per notable occurrence. `emit()` logs it now; the metrics of
-//! issue 4 will count it in the same place, so logs and metrics cannot drift apart.
+//! Internal events: one small type per notable occurrence. `emit()` logs it and, for those that
+//! carry the [`Metrics`], counts it in the same place, so logs and metrics cannot drift apart.
 //!
 //! Levels: INFO for lifecycle (start, assignment, revocation, shutdown), WARN for recoverable
 //! trouble, ERROR only where data could be lost or an operator must act; per-message detail is
@@ -8,11 +8,16 @@
 
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode as Code;
+use std::sync::atomic::Ordering;
+
+use credence_detect::{Detector, Severity};
 use tracing::{debug, error, info, warn};
 
-/// Something worth logging (and, later, counting).
+use super::metrics::Metrics;
+
+/// Something worth logging and counting.
 pub trait InternalEvent {
-    /// Logs the event.
+    /// Logs the event and counts it.
     fn emit(self);
 }
 
@@ -55,6 +60,20 @@ impl InternalEvent for Starting<'_> {
             alerts = %self.alerts,
             "credence starting"
         );
+    }
+}
+
+/// The admin server is listening.
+#[derive(Debug)]
+pub struct AdminListening {
+    /// The address bound (with the port chosen, if 0 was asked for).
+    pub addr: Option<std::net::SocketAddr>,
+}
+
+impl InternalEvent for AdminListening {
+    fn emit(self) {
+        let addr = self.addr.map(|a| a.to_string()).unwrap_or_default();
+        info!(addr = %addr, "admin server listening: /metrics, /healthz, /readyz");
     }
 }
 
@@ -129,28 +148,34 @@ impl InternalEvent for Subscribed<'_> {
 
 /// Partitions were assigned to this consumer.
 #[derive(Debug)]
-pub struct PartitionsAssigned {
+pub struct PartitionsAssigned<'a> {
     /// `topic/partition` list.
     pub partitions: String,
+    /// Counted here (readiness).
+    pub metrics: &'a Metrics,
 }
 
-impl InternalEvent for PartitionsAssigned {
+impl InternalEvent for PartitionsAssigned<'_> {
     fn emit(self) {
+        self.metrics.health.assigned.store(true, Ordering::Release);
         info!(partitions = %self.partitions, "partitions assigned");
     }
 }
 
 /// Partitions are being revoked; stored offsets were committed first.
 #[derive(Debug)]
-pub struct PartitionsRevoked {
+pub struct PartitionsRevoked<'a> {
     /// `topic/partition` list.
     pub partitions: String,
     /// The synchronous commit's outcome.
     pub commit: Result<(), KafkaError>,
+    /// Counted here.
+    pub metrics: &'a Metrics,
 }
 
-impl InternalEvent for PartitionsRevoked {
+impl InternalEvent for PartitionsRevoked<'_> {
     fn emit(self) {
+        count_commit(self.metrics, &self.commit);
         match self.commit {
             Ok(()) => info!(partitions = %self.partitions, "partitions revoked; offsets committed"),
             Err(e) => warn!(
@@ -176,28 +201,55 @@ impl InternalEvent for RebalanceFailed<'_> {
     }
 }
 
+fn count_commit(m: &Metrics, r: &Result<(), KafkaError>) {
+    match r {
+        Ok(()) => m.commits_ok.inc(),
+        Err(_) => m.commits_error.inc(),
+    }
+}
+
+/// An automatic offset commit succeeded (counted only).
+#[derive(Debug)]
+pub struct Committed<'a> {
+    /// Counted here.
+    pub metrics: &'a Metrics,
+}
+
+impl InternalEvent for Committed<'_> {
+    fn emit(self) {
+        self.metrics.commits_ok.inc();
+    }
+}
+
 /// An offset commit (automatic or explicit) failed.
 #[derive(Debug)]
 pub struct CommitFailed<'a> {
     /// The error.
     pub error: &'a KafkaError,
+    /// Counted here.
+    pub metrics: &'a Metrics,
 }
 
 impl InternalEvent for CommitFailed<'_> {
     fn emit(self) {
+        self.metrics.commits_error.inc();
         warn!(error_type = error_type(self.error), error = %self.error, "offset commit failed; will retry");
     }
 }
 
 /// The final commit at shutdown.
 #[derive(Debug)]
-pub struct FinalCommit {
+pub struct FinalCommit<'a> {
     /// Outcome.
     pub result: Result<(), KafkaError>,
+    /// Counted here.
+    pub metrics: &'a Metrics,
 }
 
-impl InternalEvent for FinalCommit {
+impl InternalEvent for FinalCommit<'_> {
     fn emit(self) {
+        count_commit(self.metrics, &self.result);
+        self.metrics.health.assigned.store(false, Ordering::Release);
         match self.result {
             Ok(()) => info!("offsets committed"),
             Err(e) => warn!(
@@ -221,28 +273,34 @@ impl InternalEvent for ConsumptionPaused {
 
 /// Consumption has been paused for long: the alert sinks are slow or unreachable.
 #[derive(Debug)]
-pub struct ConsumptionStalled {
+pub struct ConsumptionStalled<'a> {
     /// Paused for, ms.
     pub paused_ms: u64,
+    /// Counted here (readiness).
+    pub metrics: &'a Metrics,
 }
 
-impl InternalEvent for ConsumptionStalled {
+impl InternalEvent for ConsumptionStalled<'_> {
     fn emit(self) {
+        self.metrics.health.stalled.store(true, Ordering::Release);
         warn!(paused_ms = self.paused_ms, "consumption paused: alerts are not being acknowledged");
     }
 }
 
 /// Consumption resumed.
 #[derive(Debug)]
-pub struct ConsumptionResumed {
+pub struct ConsumptionResumed<'a> {
     /// Paused for, ms.
     pub paused_ms: u64,
     /// Whether a stall had been reported.
     pub was_stalled: bool,
+    /// Counted here (readiness).
+    pub metrics: &'a Metrics,
 }
 
-impl InternalEvent for ConsumptionResumed {
+impl InternalEvent for ConsumptionResumed<'_> {
     fn emit(self) {
+        self.metrics.health.stalled.store(false, Ordering::Release);
         if self.was_stalled {
             info!(paused_ms = self.paused_ms, "consumption resumed");
         } else {
@@ -283,10 +341,15 @@ pub struct MessageUndecodable<'a> {
     pub error_type: &'static str,
     /// Whether it goes to a dead-letter topic.
     pub dead_lettered: bool,
+    /// Counted here.
+    pub metrics: &'a Metrics,
 }
 
 impl InternalEvent for MessageUndecodable<'_> {
     fn emit(self) {
+        if self.dead_lettered {
+            self.metrics.dead_lettered.inc();
+        }
         debug!(
             topic = self.topic,
             partition = self.partition,
@@ -306,18 +369,28 @@ pub struct FindingRaised<'a> {
     /// Revision.
     pub revision: u32,
     /// Severity.
-    pub severity: &'static str,
+    pub severity: Severity,
+    /// The detector that opened it.
+    pub detector: Detector,
+    /// A new finding (not an update of one already raised): counted.
+    pub opened: bool,
+    /// Counted here.
+    pub metrics: &'a Metrics,
 }
 
 impl InternalEvent for FindingRaised<'_> {
     fn emit(self) {
-        debug!(uid = self.uid, revision = self.revision, severity = self.severity, "finding");
+        if self.opened {
+            self.metrics.finding(self.detector, self.severity).inc();
+        }
+        debug!(uid = self.uid, revision = self.revision, severity = self.severity.as_str(), "finding");
     }
 }
 
 /// A delivery failed after the producer's own retries; it is sent again, and the offsets behind
-/// it stay uncommitted until it succeeds. Logged at most once per [`DELIVERY_FAILED_EVERY`] (a
-/// missing topic fails every delivery in flight), with the number of failures not logged.
+/// it stay uncommitted until it succeeds. Counted every time; logged (`log`) at most once per
+/// [`DELIVERY_FAILED_EVERY`] (a missing topic fails every delivery in flight), with the number
+/// of failures not logged.
 #[derive(Debug)]
 pub struct DeliveryFailed<'a> {
     /// `alerts` or `dead_letter`.
@@ -326,6 +399,28 @@ pub struct DeliveryFailed<'a> {
     pub error: &'a KafkaError,
     /// Failures since the last one logged.
     pub unlogged: u64,
+    /// Whether to log this one.
+    pub log: bool,
+    /// Counted here (and readiness).
+    pub metrics: &'a Metrics,
+}
+
+/// Deliveries to a sink were acknowledged (counted only; the sink is healthy again).
+#[derive(Debug)]
+pub struct DeliveryAcked<'a> {
+    /// `alerts`, `file` or `dead_letter`.
+    pub sink: &'static str,
+    /// How many.
+    pub records: u64,
+    /// Counted here (and readiness).
+    pub metrics: &'a Metrics,
+}
+
+impl InternalEvent for DeliveryAcked<'_> {
+    fn emit(self) {
+        self.metrics.delivered(self.sink).inc_by(self.records);
+        self.metrics.health.sink_failing.store(false, Ordering::Release);
+    }
 }
 
 /// Least time between two logged delivery failures.
@@ -333,6 +428,11 @@ pub const DELIVERY_FAILED_EVERY: std::time::Duration = std::time::Duration::from
 
 impl InternalEvent for DeliveryFailed<'_> {
     fn emit(self) {
+        self.metrics.failed(self.sink).inc();
+        self.metrics.health.sink_failing.store(true, Ordering::Release);
+        if !self.log {
+            return;
+        }
         error!(
             sink = self.sink,
             error_type = error_type(self.error),
@@ -348,10 +448,14 @@ impl InternalEvent for DeliveryFailed<'_> {
 pub struct FileSinkFailed<'a> {
     /// The error.
     pub error: &'a std::io::Error,
+    /// Counted here (and readiness).
+    pub metrics: &'a Metrics,
 }
 
 impl InternalEvent for FileSinkFailed<'_> {
     fn emit(self) {
+        self.metrics.failed("file").inc();
+        self.metrics.health.sink_failing.store(true, Ordering::Release);
         error!(error_type = "io", error = %self.error, "writing the alerts file failed; retrying");
     }
 }

@@ -100,7 +100,9 @@ pub fn group_consumer_config(config: &Config) -> ClientConfig {
         .set("auto.offset.reset", k.auto_offset_reset.as_str())
         .set("session.timeout.ms", k.session_timeout_ms.to_string())
         .set("max.poll.interval.ms", k.max_poll_interval_ms.to_string())
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        // Statistics feed the consumer-lag gauges (see `GroupContext::stats`).
+        .set("statistics.interval.ms", "10000");
     apply(&mut cc, &k.librdkafka);
     apply(&mut cc, &k.consumer_librdkafka);
     cc

@@ -29,6 +29,7 @@ use rdkafka::producer::DeliveryFuture;
 use tokio::sync::mpsc;
 
 use super::events::{FileSinkFailed, InternalEvent};
+use super::metrics::Metrics;
 use super::offsets::Origin;
 
 /// Most lines written between two flushes of the alerts file.
@@ -185,7 +186,7 @@ pub struct FileSink {
 
 impl FileSink {
     /// Opens `path` for appending (`-` is standard output) and starts the writer thread.
-    pub fn spawn(path: &Path, capacity: usize) -> io::Result<FileSink> {
+    pub fn spawn(path: &Path, capacity: usize, metrics: Arc<Metrics>) -> io::Result<FileSink> {
         let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
             Box::new(io::stdout())
         } else {
@@ -206,7 +207,7 @@ impl FileSink {
                 }
                 // Retried until it works: acknowledging unwritten findings would lose them.
                 while let Err(e) = write_lines(&mut out, &batch) {
-                    FileSinkFailed { error: &e }.emit();
+                    FileSinkFailed { error: &e, metrics: &metrics }.emit();
                     std::thread::sleep(FILE_RETRY);
                 }
                 let origins: Vec<Origin> = batch.drain(..).map(|(_, o)| o).collect();

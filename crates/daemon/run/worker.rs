@@ -15,7 +15,7 @@ use credence_event::lifecycle::LifecycleEvent;
 use credence_event::ErrorType;
 use credence_finding::ocsf::{render, Product};
 use credence_finding::pipeline::{Output, Pipeline};
-use credence_finding::FindingUpdate;
+use credence_finding::{Activity, FindingUpdate};
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::FutureRecord;
@@ -25,9 +25,11 @@ use tracing::debug;
 
 use super::consumer::{Fetched, GroupConsumer, Record};
 use super::events::{
-    DeliveryFailed, DrainIncomplete, FindingRaised, InternalEvent, MessageUndecodable, DELIVERY_FAILED_EVERY,
+    DeliveryAcked, DeliveryFailed, DrainIncomplete, FindingRaised, InternalEvent, MessageUndecodable,
+    DELIVERY_FAILED_EVERY,
 };
 use super::kafka::AlertProducer;
+use super::metrics::Metrics;
 use super::offsets::{Offsets, Origin, PartitionKey};
 use super::shutdown::Shutdown;
 use super::sinks::{DeadLetter, Delivered, InFlight, Outbound, Sink};
@@ -39,6 +41,8 @@ const RETRY_BACKOFF: Duration = Duration::from_secs(1);
 const FULL_BACKOFF: Duration = Duration::from_millis(20);
 /// Timer for retries.
 const TICK: Duration = Duration::from_millis(20);
+/// How often the baseline gauges are refreshed (counting states walks every baseline).
+const GAUGES_EVERY: Duration = Duration::from_secs(10);
 
 /// Running totals, logged at shutdown.
 #[derive(Clone, Debug, Default)]
@@ -87,6 +91,8 @@ pub struct WorkerParts {
     pub lifecycle_horizon: Vec<i64>,
     /// Lifecycle records queued before the worker started (the catch-up).
     pub lifecycle_initial: u64,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The worker.
@@ -102,6 +108,8 @@ pub struct Worker {
     advanced: Vec<(PartitionKey, i64)>,
     /// When a delivery failure was last logged, and failures since.
     failure_log: (Option<Instant>, u64),
+    /// Evictions (capacity, idle) already counted.
+    evicted: (u64, u64),
 }
 
 impl std::fmt::Debug for WorkerParts {
@@ -135,6 +143,7 @@ impl Worker {
             findings: Vec::new(),
             advanced: Vec::new(),
             failure_log: (None, 0),
+            evicted: (0, 0),
         }
     }
 
@@ -149,6 +158,8 @@ impl Worker {
     ) -> Totals {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut gauges = tokio::time::interval(GAUGES_EVERY);
+        gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let stop = shutdown.wait();
         tokio::pin!(stop);
         let (mut input_open, mut lifecycle_open) = (true, true);
@@ -180,6 +191,7 @@ impl Worker {
                     }
                 },
                 _ = tick.tick() => self.retry_due(),
+                _ = gauges.tick() => self.refresh_gauges(),
             }
             self.store_offsets();
         }
@@ -206,7 +218,32 @@ impl Worker {
         }
         self.totals.unacked = self.in_flight;
         self.totals.events = self.parts.pipelines.iter().map(|p| p.summary().events).sum();
+        self.refresh_gauges();
         self.totals
+    }
+
+    /// Baselines held, by state, and evictions: from the engines, every [`GAUGES_EVERY`].
+    fn refresh_gauges(&mut self) {
+        let m = &self.parts.metrics;
+        let wall_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let (mut active, mut capacity, mut idle) = (0usize, 0u64, 0u64);
+        let mut states = Vec::new();
+        for p in &self.parts.pipelines {
+            let engine = p.engine();
+            active += engine.len();
+            let c = engine.counters();
+            capacity += c.evicted_capacity.load(std::sync::atomic::Ordering::Relaxed);
+            idle += c.evicted_idle.load(std::sync::atomic::Ordering::Relaxed);
+            // States as of the input's own clock: its latest event time.
+            let now_ms = p.summary().time_range.map_or(wall_ms, |(_, last)| last);
+            states.extend(engine.states(now_ms));
+        }
+        m.baselines_active.set(active as i64);
+        m.set_states(&states);
+        m.evicted_capacity.inc_by(capacity.saturating_sub(self.evicted.0));
+        m.evicted_idle.inc_by(idle.saturating_sub(self.evicted.1));
+        self.evicted = (capacity.max(self.evicted.0), idle.max(self.evicted.1));
     }
 
     fn lifecycle(&mut self, ev: LifecycleEvent<'static>) {
@@ -236,16 +273,27 @@ impl Worker {
         let mut findings = std::mem::take(&mut self.findings);
         let mut first_error: Option<(ErrorType, String)> = None;
         let mut errors = 0u32;
-        self.parts.pipelines[input].process_at(&r.payload, r.timestamp_ms, &mut |o| match o {
+        let metrics = &*self.parts.metrics;
+        let pipeline = &mut self.parts.pipelines[input];
+        let (events_before, scored_before) = (pipeline.summary().events, scored(pipeline));
+        let started = Instant::now();
+        pipeline.process_at(&r.payload, r.timestamp_ms, &mut |o| match o {
             Output::Finding(u) => findings.push(u),
             Output::DecodeError(e) => {
                 errors += 1;
+                // Every error counts (MessageUndecodable below logs the message once).
+                metrics.decode_error(e.error_type()).inc();
                 if first_error.is_none() {
                     first_error = Some((e.error_type(), e.to_string()));
                 }
             }
             Output::Closed(_) => {}
         });
+        metrics.processing.observe(started.elapsed().as_secs_f64());
+        let topic = &metrics.topics[usize::from(r.topic)];
+        topic.consumed.inc();
+        topic.decoded.inc_by(pipeline.summary().events - events_before);
+        topic.scored.inc_by(scored(pipeline).saturating_sub(scored_before));
         let mut deliveries = 0;
         for u in findings.drain(..) {
             deliveries += self.publish(origin, &u);
@@ -261,7 +309,15 @@ impl Worker {
     /// Hands one finding record to every alert sink. Returns the deliveries started.
     fn publish(&mut self, origin: Origin, u: &FindingUpdate) -> u32 {
         let f = &u.finding;
-        FindingRaised { uid: &f.uid, revision: f.revision, severity: f.severity.as_str() }.emit();
+        FindingRaised {
+            uid: &f.uid,
+            revision: f.revision,
+            severity: f.severity,
+            detector: f.primary(),
+            opened: u.activity == Activity::Create,
+            metrics: &self.parts.metrics,
+        }
+        .emit();
         self.totals.findings += 1;
         // Serialising a `serde_json::Value` cannot fail.
         let mut json = serde_json::to_vec(&render(u, &self.parts.product)).unwrap_or_default();
@@ -295,6 +351,7 @@ impl Worker {
             offset: origin.offset,
             error_type: error_type.as_str(),
             dead_lettered: self.parts.dead_letter_topic.is_some(),
+            metrics: &self.parts.metrics,
         }
         .emit();
         let Some(topic) = self.parts.dead_letter_topic.clone() else { return 0 };
@@ -363,12 +420,15 @@ impl Worker {
             Some(Ok(_)) => {
                 self.in_flight -= 1;
                 self.offsets.acked(origin);
+                DeliveryAcked { sink: sink.label(), records: 1, metrics: &self.parts.metrics }.emit();
             }
             Some(Err((e, msg))) => {
                 // Never drop it: its offset must not be committed until it is delivered.
                 let (last, unlogged) = &mut self.failure_log;
-                if last.is_none_or(|t| t.elapsed() >= DELIVERY_FAILED_EVERY) {
-                    DeliveryFailed { sink: sink.label(), error: &e, unlogged: *unlogged }.emit();
+                let log = last.is_none_or(|t| t.elapsed() >= DELIVERY_FAILED_EVERY);
+                let metrics = &self.parts.metrics;
+                DeliveryFailed { sink: sink.label(), error: &e, unlogged: *unlogged, log, metrics }.emit();
+                if log {
                     *last = Some(Instant::now());
                     *unlogged = 0;
                 } else {
@@ -382,6 +442,7 @@ impl Worker {
     }
 
     fn file_acked(&mut self, origins: Vec<Origin>) {
+        DeliveryAcked { sink: "file", records: origins.len() as u64, metrics: &self.parts.metrics }.emit();
         for o in origins {
             self.in_flight -= 1;
             self.offsets.acked(o);
@@ -405,6 +466,11 @@ impl Worker {
             debug!(error = %e, "storing offsets failed");
         }
     }
+}
+
+/// Events an input's engine has scored.
+fn scored(p: &Pipeline) -> u64 {
+    p.engine().counters().scored.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 async fn recv_acks(rx: &mut Option<mpsc::Receiver<Vec<Origin>>>) -> Option<Vec<Origin>> {

@@ -1,0 +1,329 @@
+//! Prometheus metrics and readiness: one [`Metrics`] registered on a registry passed in, its
+//! labelled children resolved once at start-up so the hot path only increments. Counted by the
+//! internal events' `emit()` (see [`super::events`]), so logs and metrics cannot drift apart.
+//!
+//! Names are `credence_<noun>_<unit>[_total]` in base units. Labels are bounded: topic (from the
+//! configuration), format, error type, detector, severity, sink, lifecycle state, commit result,
+//! eviction reason. Never a credential, IP or path.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use credence_detect::{CredentialState, Detector, Severity};
+use credence_event::ErrorType;
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+use super::Topics;
+
+/// Sinks as labelled on delivery metrics: the alerts topic, the alerts file, the dead-letter topic.
+pub const SINKS: [&str; 3] = ["kafka", "file", "dead_letter"];
+
+/// The index into [`SINKS`] of a sink's log label (`alerts`, `file`, `dead_letter`).
+fn sink_index(label: &str) -> usize {
+    match label {
+        "file" => 1,
+        "dead_letter" => 2,
+        _ => 0,
+    }
+}
+
+/// Per-message processing latency buckets, seconds (scoring takes microseconds).
+const LATENCY_BUCKETS: [f64; 14] =
+    [5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1.0];
+
+/// Counters of one input topic.
+#[derive(Debug)]
+pub struct TopicMetrics {
+    /// Messages taken from the topic.
+    pub consumed: IntCounter,
+    /// Events decoded.
+    pub decoded: IntCounter,
+    /// Events scored.
+    pub scored: IntCounter,
+}
+
+/// What `/readyz` answers from: set by the consumer thread, the worker and the sinks.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// The group has given this consumer its assignment (possibly empty).
+    pub assigned: AtomicBool,
+    /// The last delivery to some sink failed and none has succeeded since.
+    pub sink_failing: AtomicBool,
+    /// Consumption has been paused for long: alerts are not being acknowledged.
+    pub stalled: AtomicBool,
+    /// Shutdown has begun.
+    pub stopping: AtomicBool,
+}
+
+impl Health {
+    /// Ready: assigned, sinks healthy, not stalled, not stopping.
+    pub fn ready(&self) -> bool {
+        self.assigned.load(Ordering::Acquire)
+            && !self.sink_failing.load(Ordering::Acquire)
+            && !self.stalled.load(Ordering::Acquire)
+            && !self.stopping.load(Ordering::Acquire)
+    }
+}
+
+/// Every metric of the daemon.
+#[derive(Debug)]
+pub struct Metrics {
+    /// By topic index.
+    pub topics: Vec<TopicMetrics>,
+    decode_errors: Vec<IntCounter>,
+    /// Undecodable messages sent to the dead-letter topic.
+    pub dead_lettered: IntCounter,
+    findings: Vec<IntCounter>,
+    delivered: Vec<IntCounter>,
+    failed: Vec<IntCounter>,
+    /// Offset commits that succeeded.
+    pub commits_ok: IntCounter,
+    /// Offset commits that failed.
+    pub commits_error: IntCounter,
+    /// Baselines held.
+    pub baselines_active: IntGauge,
+    baselines_by_state: Vec<IntGauge>,
+    /// Baselines evicted because the store was full.
+    pub evicted_capacity: IntCounter,
+    /// Baselines dropped for idleness.
+    pub evicted_idle: IntCounter,
+    /// Per-message decode and scoring time.
+    pub processing: Histogram,
+    /// Input partitions assigned to this consumer.
+    pub partitions_assigned: IntGauge,
+    /// Consumer lag by topic and partition, from librdkafka's statistics (every 10 s).
+    pub lag: IntGaugeVec,
+    /// Readiness.
+    pub health: Health,
+}
+
+fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> prometheus::Result<C> {
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+impl Metrics {
+    /// Registers every metric on `registry`, plus the process collector (CPU, memory, open file
+    /// descriptors; Linux only) under `credence_process_*`.
+    pub fn new(registry: &Registry, topics: &Topics) -> prometheus::Result<Metrics> {
+        let r = registry;
+        let by_topic = ["topic", "format"];
+        let consumed = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new("credence_messages_consumed_total", "Messages taken from the input topics."),
+                &by_topic,
+            )?,
+        )?;
+        let decoded = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new("credence_events_decoded_total", "Events decoded from input messages."),
+                &by_topic,
+            )?,
+        )?;
+        let scored = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new("credence_events_scored_total", "Events scored by the detectors."),
+                &by_topic,
+            )?,
+        )?;
+        let topics = (0..topics.names.len())
+            .map(|i| {
+                let format = topics.format(topics.input(i as u16)).as_str();
+                let labels = [topics.names[i].as_str(), format];
+                TopicMetrics {
+                    consumed: consumed.with_label_values(&labels),
+                    decoded: decoded.with_label_values(&labels),
+                    scored: scored.with_label_values(&labels),
+                }
+            })
+            .collect();
+        let errors = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new("credence_decode_errors_total", "Decode errors in input messages, by error type."),
+                &["error_type"],
+            )?,
+        )?;
+        let decode_errors = ErrorType::ALL.iter().map(|t| errors.with_label_values(&[t.as_str()])).collect();
+        let dead_lettered = reg(
+            r,
+            IntCounter::new(
+                "credence_messages_dead_lettered_total",
+                "Undecodable messages sent to the dead-letter topic.",
+            )?,
+        )?;
+        let findings_vec = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new("credence_findings_raised_total", "Findings opened, by opening detector and severity."),
+                &["detector", "severity"],
+            )?,
+        )?;
+        let findings = Detector::ALL
+            .iter()
+            .flat_map(|d| Severity::ALL.iter().map(move |s| (d, s)))
+            .map(|(d, s)| findings_vec.with_label_values(&[d.as_str(), s.as_str()]))
+            .collect();
+        let delivered_vec = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "credence_alerts_delivered_total",
+                    "Records acknowledged by a sink (alerts topic, alerts file, dead-letter topic).",
+                ),
+                &["sink"],
+            )?,
+        )?;
+        let failed_vec = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new("credence_alerts_failed_total", "Deliveries that failed (and are retried), by sink."),
+                &["sink"],
+            )?,
+        )?;
+        let delivered = SINKS.iter().map(|s| delivered_vec.with_label_values(&[s])).collect();
+        let failed = SINKS.iter().map(|s| failed_vec.with_label_values(&[s])).collect();
+        let commits = reg(
+            r,
+            IntCounterVec::new(Opts::new("credence_commits_total", "Offset commits, by result."), &["result"])?,
+        )?;
+        let baselines_active =
+            reg(r, IntGauge::new("credence_baselines_active", "Baselines held (refreshed every 10 s).")?)?;
+        let states = reg(
+            r,
+            IntGaugeVec::new(
+                Opts::new("credence_baselines", "Baselines by lifecycle state (refreshed every 10 s)."),
+                &["state"],
+            )?,
+        )?;
+        let baselines_by_state = CredentialState::ALL.iter().map(|s| states.with_label_values(&[s.as_str()])).collect();
+        let evicted = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new("credence_baselines_evicted_total", "Baselines evicted, by reason (refreshed every 10 s)."),
+                &["reason"],
+            )?,
+        )?;
+        let processing = reg(
+            r,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "credence_event_processing_seconds",
+                    "Time to decode and score one input message, seconds.",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            )?,
+        )?;
+        let partitions_assigned = reg(
+            r,
+            IntGauge::new("credence_consumer_partitions_assigned", "Input partitions assigned to this consumer.")?,
+        )?;
+        let lag = reg(
+            r,
+            IntGaugeVec::new(
+                Opts::new(
+                    "credence_consumer_lag_messages",
+                    "Messages behind the end of each assigned input partition (librdkafka statistics, every 10 s).",
+                ),
+                &["topic", "partition"],
+            )?,
+        )?;
+        #[cfg(target_os = "linux")]
+        r.register(Box::new(prometheus::process_collector::ProcessCollector::new(
+            std::process::id() as i32,
+            "credence",
+        )))?;
+        Ok(Metrics {
+            topics,
+            decode_errors,
+            dead_lettered,
+            findings,
+            delivered,
+            failed,
+            commits_ok: commits.with_label_values(&["ok"]),
+            commits_error: commits.with_label_values(&["error"]),
+            baselines_active,
+            baselines_by_state,
+            evicted_capacity: evicted.with_label_values(&["capacity"]),
+            evicted_idle: evicted.with_label_values(&["idle"]),
+            processing,
+            partitions_assigned,
+            lag,
+            health: Health::default(),
+        })
+    }
+
+    /// The decode-error counter of `t`.
+    pub fn decode_error(&self, t: ErrorType) -> &IntCounter {
+        let i = ErrorType::ALL.iter().position(|x| *x == t).unwrap_or(0);
+        &self.decode_errors[i]
+    }
+
+    /// The findings counter of `detector` and `severity`.
+    pub fn finding(&self, detector: Detector, severity: Severity) -> &IntCounter {
+        let d = Detector::ALL.iter().position(|x| *x == detector).unwrap_or(0);
+        let s = Severity::ALL.iter().position(|x| *x == severity).unwrap_or(0);
+        &self.findings[d * Severity::ALL.len() + s]
+    }
+
+    /// The delivered counter of a sink, by its log label (`alerts`, `file`, `dead_letter`).
+    pub fn delivered(&self, sink: &str) -> &IntCounter {
+        &self.delivered[sink_index(sink)]
+    }
+
+    /// The failed counter of a sink, by its log label.
+    pub fn failed(&self, sink: &str) -> &IntCounter {
+        &self.failed[sink_index(sink)]
+    }
+
+    /// Sets the baselines-by-state gauges.
+    pub fn set_states(&self, counts: &[(CredentialState, usize)]) {
+        for (i, s) in CredentialState::ALL.iter().enumerate() {
+            let n: usize = counts.iter().filter(|(st, _)| st == s).map(|(_, n)| n).sum();
+            self.baselines_by_state[i].set(n as i64);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credence_event::Format;
+
+    #[test]
+    fn every_metric_follows_the_naming_rules() {
+        let topics = Topics {
+            names: vec!["events".into()],
+            inputs: vec![0],
+            formats: vec![Format::Ocsf],
+            index: std::collections::HashMap::new(),
+        };
+        let registry = Registry::new();
+        let m = Metrics::new(&registry, &topics).expect("registers");
+        m.lag.with_label_values(&["events", "0"]).set(0);
+        let families = registry.gather();
+        assert!(families.len() >= 15, "{}", families.len());
+        let forbidden = ["credential", "ip", "path", "user", "key", "subject", "principal", "address", "host"];
+        for f in &families {
+            let name = f.name();
+            assert!(name.starts_with("credence_"), "{name}: no credence_ prefix");
+            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{name}");
+            match f.get_field_type() {
+                prometheus::proto::MetricType::COUNTER => assert!(name.ends_with("_total"), "{name}: counter"),
+                prometheus::proto::MetricType::HISTOGRAM => assert!(name.ends_with("_seconds"), "{name}: histogram"),
+                _ => assert!(!name.ends_with("_total"), "{name}: only counters end in _total"),
+            }
+            for unit in ["_milliseconds", "_ms", "_kilobytes", "_megabytes", "_minutes"] {
+                assert!(!name.contains(unit), "{name}: not a base unit");
+            }
+            for m in f.get_metric() {
+                for l in m.get_label() {
+                    let label = l.name();
+                    assert!(!forbidden.iter().any(|b| label.contains(b)), "{name}: forbidden label {label}");
+                }
+            }
+        }
+    }
+}
