@@ -181,17 +181,19 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<Report> {
         }
         shown += 1;
         let f = &u.finding;
-        if args.verbose || f.severity >= Severity::Medium {
-            bar.println(alert_text(u));
+        // Alerts go to stdout (kept when piped); the progress bar to stderr, suspended meanwhile.
+        let text = if args.verbose || f.severity >= Severity::Medium {
+            alert_text(u)
         } else {
-            bar.println(format!(
+            format!(
                 "[LOW] {} {} on {} ({})",
                 credence_event::time::format_rfc3339_ms(f.first_ms),
                 f.primary().title(),
                 f.credential,
                 f.principal.as_deref().unwrap_or("-")
-            ));
-        }
+            )
+        };
+        bar.suspend(|| println!("{}", text.trim_end()));
     });
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
