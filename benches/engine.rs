@@ -93,7 +93,7 @@ fn pseudonymizer() -> Pseudonymizer {
 }
 
 fn engine() -> Engine {
-    Engine::new(DetectConfig::default(), KeySpace::new(pseudonymizer().derive_seed("baseline-value-keys")))
+    Engine::new(DetectConfig::default(), KeySpace::from_pseudonymizer(&pseudonymizer()))
 }
 
 /// An engine holding `warm_credentials()` established baselines (80 events each over five days).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use credence_detect::{DetectConfig, Engine, Severity};
+use credence_detect::{DetectConfig, Engine, KeySpace, Severity};
 use credence_event::lifecycle::LifecycleEvent;
 use credence_event::{Decoder, Format, Pseudonymizer};
 use credence_finding::pipeline::{Output, Pipeline};
@@ -16,7 +16,7 @@ use credence_sim::{SimConfig, SimItem, Simulator};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::render::alert_text;
-use crate::replay::{key_space, summary_text};
+use crate::replay::summary_text;
 
 /// Simulator size options shared by `demo` and `simulate`.
 #[derive(Debug, clap::Args)]
@@ -105,7 +105,7 @@ pub fn evaluate(
     let cfg = sim.config().clone();
     let mut eval = Evaluation::new(sim.truth(), pseudonymizer);
     let decoder = Decoder::new(Format::Ocsf, pseudonymizer.clone());
-    let engine = Engine::new(demo_detect_config(&cfg), key_space(pseudonymizer));
+    let engine = Engine::new(demo_detect_config(&cfg), KeySpace::from_pseudonymizer(pseudonymizer));
     let mut pipeline = Pipeline::new(decoder, engine, Aggregator::new(DEFAULT_WINDOW_MS, Severity::Low));
     let mut buf = Vec::with_capacity(1024);
     let mut handle = |o: Output<'_>, now: i64, eval: &mut Evaluation| {

@@ -74,11 +74,6 @@ pub fn load_detect_config(path: Option<&PathBuf>) -> anyhow::Result<DetectConfig
     Ok(cfg)
 }
 
-/// Builds the engine's value-key space from the pseudonymisation key.
-pub fn key_space(p: &Pseudonymizer) -> KeySpace {
-    KeySpace::new(p.derive_seed("baseline-value-keys"))
-}
-
 /// Runs a replay. Returns the summary.
 pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
     let pseudonymizer = match crate::keys::load(args.key_file.as_deref())? {
@@ -99,7 +94,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
         f => Decoder::new(f, pseudonymizer.clone()),
     };
     let cfg = load_detect_config(args.detect_config.as_ref())?;
-    let engine = Engine::new(cfg, key_space(&pseudonymizer));
+    let engine = Engine::new(cfg, KeySpace::from_pseudonymizer(&pseudonymizer));
     let mut pipeline = Pipeline::new(
         decoder,
         engine,

@@ -248,7 +248,8 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let mut pipelines: Vec<Pipeline> = inputs
         .into_iter()
         .map(|input| {
-            let engine = Engine::new(config.detect.clone(), crate::replay::key_space(&pseudonymizer));
+            let engine =
+                Engine::new(config.detect.clone(), credence_detect::KeySpace::from_pseudonymizer(&pseudonymizer));
             Pipeline::new(input.decoder, engine, Aggregator::new(window_ms, config.alerts.min_severity))
         })
         .collect();

@@ -27,6 +27,12 @@ impl KeySpace {
         KeySpace { k0, k1 }
     }
 
+    /// The key space every Credence process derives from its pseudonymisation key, so one secret
+    /// protects both and every process (daemon, replay, demo) keys values alike.
+    pub fn from_pseudonymizer(p: &credence_event::Pseudonymizer) -> KeySpace {
+        KeySpace::new(p.derive_seed("baseline-value-keys"))
+    }
+
     fn hasher(&self, domain: u8) -> SipHasher13 {
         let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
         h.write_u8(domain);
