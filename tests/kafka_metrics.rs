@@ -111,6 +111,18 @@ fn metrics_and_health_endpoints_report_the_daemon() {
     assert!(sum(&m, "credence_commits_total", &["result=\"ok\""]) > 0.0);
     assert_eq!(sum(&m, "credence_consumer_partitions_assigned", &[]), 2.0);
     assert_eq!(sum(&m, "credence_event_processing_seconds_count", &[]), s.items.len() as f64);
+    assert_eq!(sum(&m, "credence_event_end_to_end_seconds_count", &[]), s.items.len() as f64);
+    // Quantiles of the last minute (hdrhistogram), set with the gauges: present and ordered.
+    for family in ["credence_event_processing_quantile_seconds", "credence_event_end_to_end_quantile_seconds"] {
+        let q: Vec<f64> =
+            ["0.5", "0.9", "0.99", "0.999"].iter().map(|q| sum(&m, family, &[&format!("quantile=\"{q}\"")])).collect();
+        assert_eq!(m.keys().filter(|k| k.starts_with(&format!("{family}{{"))).count(), 4, "{family}");
+        assert!(q.iter().all(|v| v.is_finite() && *v >= 0.0) && q.windows(2).all(|w| w[0] <= w[1]), "{family}: {q:?}");
+    }
+    assert!(sum(&m, "credence_event_processing_quantile_seconds", &["quantile=\"0.5\""]) > 0.0);
+    assert_eq!(sum(&m, "credence_baselines_capacity", &[]), 1_000_000.0, "the default max_credentials");
+    assert_eq!(sum(&m, "credence_build_info", &[&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))]), 1.0);
+    assert!(sum(&m, "credence_memory_limit_bytes", &[]) > 0.0, "a limit, or +Inf");
     assert!(sum(&m, "credence_baselines", &[]) > 0.0, "baselines by state");
     assert!(sum(&m, "credence_process_resident_memory_bytes", &[]) > 0.0, "process metrics");
     assert!(m.keys().any(|k| k.starts_with("credence_process_cpu_seconds_total")));

@@ -40,6 +40,7 @@ mod admin;
 mod consumer;
 mod events;
 mod kafka;
+mod latency;
 mod lifecycle;
 mod metrics;
 mod offsets;
@@ -236,6 +237,8 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     // The admin server first: /healthz answers while Kafka is being reached.
     let registry = prometheus::Registry::new();
     let metrics = Arc::new(metrics::Metrics::new(&registry, &topics).context("registering the metrics")?);
+    let capacity = config.detect.max_credentials.saturating_mul(inputs.len());
+    metrics.baselines_capacity.set(i64::try_from(capacity).unwrap_or(i64::MAX));
     let listener = admin::bind(&config.admin.listen_addr)
         .await
         .with_context(|| format!("listening on admin.listen_addr {}", config.admin.listen_addr))?;

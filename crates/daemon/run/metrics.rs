@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use credence_detect::{CredentialState, Detector, Severity};
 use credence_event::ErrorType;
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 use super::Topics;
 
@@ -29,6 +31,10 @@ fn sink_index(label: &str) -> usize {
 /// Per-message processing latency buckets, seconds (scoring takes microseconds).
 const LATENCY_BUCKETS: [f64; 14] =
     [5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1.0];
+
+/// Message age at scoring (Kafka message timestamp → scored) buckets, seconds.
+const END_TO_END_BUCKETS: [f64; 14] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0, 600.0];
 
 /// Counters of one input topic.
 #[derive(Debug)]
@@ -88,6 +94,14 @@ pub struct Metrics {
     pub evicted_idle: IntCounter,
     /// Per-message decode and scoring time.
     pub processing: Histogram,
+    /// Per-message decode and scoring time over the last minute, by quantile (hdrhistogram).
+    pub processing_quantiles: GaugeVec,
+    /// Kafka message timestamp (producer or log-append time) to scored.
+    pub end_to_end: Histogram,
+    /// The same over the last minute, by quantile (hdrhistogram).
+    pub end_to_end_quantiles: GaugeVec,
+    /// Most baselines held (`[detect] max_credentials` summed over the inputs).
+    pub baselines_capacity: IntGauge,
     /// Input partitions assigned to this consumer.
     pub partitions_assigned: IntGauge,
     /// Consumer lag by topic and partition, from librdkafka's statistics (every 10 s).
@@ -216,6 +230,50 @@ impl Metrics {
                 .buckets(LATENCY_BUCKETS.to_vec()),
             )?,
         )?;
+        let processing_quantiles = reg(
+            r,
+            GaugeVec::new(
+                Opts::new(
+                    "credence_event_processing_quantile_seconds",
+                    "Time to decode and score one input message over the last minute, by quantile, seconds.",
+                ),
+                &["quantile"],
+            )?,
+        )?;
+        let end_to_end = reg(
+            r,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "credence_event_end_to_end_seconds",
+                    "From the input message's Kafka timestamp to its scoring, seconds.",
+                )
+                .buckets(END_TO_END_BUCKETS.to_vec()),
+            )?,
+        )?;
+        let end_to_end_quantiles = reg(
+            r,
+            GaugeVec::new(
+                Opts::new(
+                    "credence_event_end_to_end_quantile_seconds",
+                    "From the input message's Kafka timestamp to its scoring, over the last minute, by quantile, seconds.",
+                ),
+                &["quantile"],
+            )?,
+        )?;
+        let baselines_capacity = reg(
+            r,
+            IntGauge::new("credence_baselines_capacity", "Most baselines held ([detect] max_credentials per input).")?,
+        )?;
+        let memory_limit = reg(
+            r,
+            Gauge::new("credence_memory_limit_bytes", "Memory limit of the process's cgroup, bytes (+Inf: none).")?,
+        )?;
+        memory_limit.set(cgroup_memory_limit().unwrap_or(f64::INFINITY));
+        let build_info = reg(
+            r,
+            IntGaugeVec::new(Opts::new("credence_build_info", "Always 1, labelled by version."), &["version"])?,
+        )?;
+        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let partitions_assigned = reg(
             r,
             IntGauge::new("credence_consumer_partitions_assigned", "Input partitions assigned to this consumer.")?,
@@ -249,6 +307,10 @@ impl Metrics {
             evicted_capacity: evicted.with_label_values(&["capacity"]),
             evicted_idle: evicted.with_label_values(&["idle"]),
             processing,
+            processing_quantiles,
+            end_to_end,
+            end_to_end_quantiles,
+            baselines_capacity,
             partitions_assigned,
             lag,
             health: Health::default(),
@@ -287,6 +349,18 @@ impl Metrics {
     }
 }
 
+/// The memory limit of this process's cgroup (v2 `memory.max`, else v1
+/// `memory.limit_in_bytes`), bytes; `None` when unlimited or unknown.
+fn cgroup_memory_limit() -> Option<f64> {
+    // v1 reports "unlimited" as a huge page-aligned number.
+    const V1_UNLIMITED: u64 = 1 << 62;
+    ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"].iter().find_map(|path| {
+        let text = std::fs::read_to_string(path).ok()?;
+        let v: u64 = text.trim().parse().ok()?;
+        (v < V1_UNLIMITED).then_some(v as f64)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,7 +378,7 @@ mod tests {
         let m = Metrics::new(&registry, &topics).expect("registers");
         m.lag.with_label_values(&["events", "0"]).set(0);
         let families = registry.gather();
-        assert!(families.len() >= 15, "{}", families.len());
+        assert!(families.len() >= 20, "{}", families.len());
         let forbidden = ["credential", "ip", "path", "user", "key", "subject", "principal", "address", "host"];
         for f in &families {
             let name = f.name();

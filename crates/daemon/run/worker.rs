@@ -29,6 +29,7 @@ use super::events::{
     DELIVERY_FAILED_EVERY,
 };
 use super::kafka::AlertProducer;
+use super::latency::Window;
 use super::metrics::Metrics;
 use super::offsets::{Offsets, Origin, PartitionKey};
 use super::shutdown::Shutdown;
@@ -110,6 +111,12 @@ pub struct Worker {
     failure_log: (Option<Instant>, u64),
     /// Evictions (capacity, idle) already counted.
     evicted: (u64, u64),
+    /// Processing time of the last minute, ns.
+    processing: Window,
+    /// Kafka timestamp to scored, of the last minute, ms.
+    end_to_end: Window,
+    /// Kafka timestamps of the batch being processed, ms.
+    batch_timestamps: Vec<i64>,
 }
 
 impl std::fmt::Debug for WorkerParts {
@@ -144,6 +151,10 @@ impl Worker {
             advanced: Vec::new(),
             failure_log: (None, 0),
             evicted: (0, 0),
+            // Up to a minute in ns; up to a day in ms.
+            processing: Window::new(60_000_000_000, 1e-9),
+            end_to_end: Window::new(86_400_000, 1e-3),
+            batch_timestamps: Vec::new(),
         }
     }
 
@@ -178,11 +189,7 @@ impl Worker {
                     None => lifecycle_open = false,
                 },
                 item = input.recv(), if input_open && self.in_flight < self.parts.max_in_flight => match item {
-                    Some(Fetched::Batch(batch)) => {
-                        for r in batch {
-                            self.record(r);
-                        }
-                    }
+                    Some(Fetched::Batch(batch)) => self.batch(batch),
                     Some(Fetched::Revoked(keys)) => self.offsets.revoke(&keys),
                     None => {
                         // The consumer thread is gone without being asked to stop.
@@ -222,9 +229,11 @@ impl Worker {
         self.totals
     }
 
-    /// Baselines held, by state, and evictions: from the engines, every [`GAUGES_EVERY`].
+    /// Baselines held, by state, evictions and latency quantiles, every [`GAUGES_EVERY`].
     fn refresh_gauges(&mut self) {
         let m = &self.parts.metrics;
+        self.processing.publish(&m.processing_quantiles);
+        self.end_to_end.publish(&m.end_to_end_quantiles);
         let wall_ms =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let (mut active, mut capacity, mut idle) = (0usize, 0u64, 0u64);
@@ -262,6 +271,27 @@ impl Worker {
         }
     }
 
+    /// Processes a batch of fetched messages. The wall clock is read once after the batch for
+    /// every message's end-to-end latency (a message's own share of the batch is microseconds).
+    fn batch(&mut self, batch: Vec<Record>) {
+        let mut timestamps = std::mem::take(&mut self.batch_timestamps);
+        timestamps.extend(batch.iter().filter_map(|r| r.timestamp_ms));
+        for r in batch {
+            self.record(r);
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let histogram = &self.parts.metrics.end_to_end;
+        for t in timestamps.drain(..) {
+            // A producer clock ahead of ours counts as no delay.
+            let age_ms = now_ms.saturating_sub(t).max(0);
+            histogram.observe(age_ms as f64 / 1000.0);
+            self.end_to_end.record(age_ms as u64);
+        }
+        self.batch_timestamps = timestamps;
+    }
+
     fn record(&mut self, mut r: Record) {
         self.totals.messages += 1;
         let origin = Origin { topic: r.topic, partition: r.partition, epoch: r.epoch, offset: r.offset };
@@ -289,7 +319,9 @@ impl Worker {
             }
             Output::Closed(_) => {}
         });
-        metrics.processing.observe(started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed();
+        metrics.processing.observe(elapsed.as_secs_f64());
+        self.processing.record(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
         let topic = &metrics.topics[usize::from(r.topic)];
         topic.consumed.inc();
         topic.decoded.inc_by(pipeline.summary().events - events_before);
