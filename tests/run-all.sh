@@ -35,6 +35,9 @@ bash tests/kafka/kafka.sh fetch
 bash tests/kafka/kafka.sh start
 trap 'bash "$root/tests/kafka/kafka.sh" stop >/dev/null 2>&1 || true' EXIT
 
+step "prometheus (real server, rules checked and unit-tested by promtool)"
+bash tests/prometheus/setup.sh
+
 step "tests"
 cargo test --workspace --locked
 

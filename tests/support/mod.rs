@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod io;
+pub mod prometheus;
 pub mod stream;
 
 use std::collections::BTreeMap;
