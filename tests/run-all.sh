@@ -30,6 +30,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
+step "SBOM (CycloneDX, as the container image ships it)"
+bash scripts/sbom.sh
+
 step "kafka broker"
 bash tests/kafka/kafka.sh fetch
 bash tests/kafka/kafka.sh start
