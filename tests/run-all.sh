@@ -44,6 +44,9 @@ bash tests/prometheus/setup.sh
 step "tests"
 cargo test --workspace --locked
 
+step "helm chart (real helm: lint, template, Kubernetes and CRD schemas, check-config)"
+bash tests/helm/check.sh
+
 step "benchmarks (smoke)"
 cargo bench --locked --bench engine -- --test
 
