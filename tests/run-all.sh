@@ -50,4 +50,7 @@ bash tests/helm/check.sh
 step "benchmarks (smoke)"
 cargo bench --locked --bench engine -- --test
 
+step "load benchmark (smoke: through the real broker, beside a bare consumer and River)"
+bash scripts/bench-load.sh --smoke
+
 step "all green"

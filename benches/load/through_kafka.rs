@@ -1,0 +1,345 @@
+//! The phases through the real broker, in one run on one topic:
+//!
+//! 1. produce the event file (keyed by credential) and its lifecycle records;
+//! 2. a bare rdkafka consumer reads every message (the ceiling);
+//! 3. `credence run` scores every message (its first scored event to its last);
+//! 4. the bare consumer again, while the daemon idles (the spread of the two is the noise);
+//! 5. live: the stream continues (event times moved on by whole weeks) produced at a fraction of
+//!    the daemon's measured rate while it consumes; its processing and end-to-end latency come
+//!    from its `/metrics` (hdrhistogram quantiles over the last minute, and the difference of the
+//!    Prometheus histograms before and after);
+//! 6. SIGTERM, clean exit.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use serde::Serialize;
+
+use crate::daemon::{bucket_delta, bucket_quantile, config, fraction_above, Daemon, Scrape, Topics};
+use crate::kafka::{self, Consumed, Produced, STALL};
+use crate::procfs;
+use crate::stream::Stream;
+
+/// Scrape interval while the daemon works.
+const SCRAPE_EVERY: Duration = Duration::from_millis(100);
+/// The daemon publishes its quantile gauges this often (`GAUGES_EVERY` in its worker), over the
+/// last six of these.
+const GAUGE_REFRESH: Duration = Duration::from_secs(10);
+/// Quiet time between the backlog and the live phase, so that the last-minute quantiles read
+/// after the live phase hold live events only (see [`run`]).
+const QUIET: Duration = Duration::from_secs(30);
+
+/// What the phases are given.
+#[derive(Debug)]
+pub struct Setup<'a> {
+    pub binary: &'a Path,
+    pub work: &'a Path,
+    pub bootstrap: String,
+    pub partitions: i32,
+    pub consumer_options: Vec<(String, String)>,
+    /// Live phases: fractions of the daemon's measured rate, and the duration of each.
+    pub live_fractions: Vec<f64>,
+    pub live_secs: f64,
+    /// Smoke mode: no quiet time before the live phase.
+    pub smoke: bool,
+}
+
+/// Latency quantiles, seconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Quantiles {
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub p999: Option<f64>,
+}
+
+impl Quantiles {
+    /// From a daemon's `*_quantile_seconds` gauges.
+    fn gauges(s: &Scrape, name: &str) -> Quantiles {
+        let q = |v: &str| s.labelled(name, "quantile", v).filter(|x| x.is_finite());
+        Quantiles { p50: q("0.5"), p90: q("0.9"), p99: q("0.99"), p999: q("0.999") }
+    }
+
+    /// From a histogram's buckets.
+    fn buckets(b: &[(f64, f64)]) -> Quantiles {
+        let q = |x| bucket_quantile(b, x);
+        Quantiles { p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999) }
+    }
+}
+
+/// The daemon on the backlog.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backlog {
+    /// Events scored in all.
+    pub events: u64,
+    /// Seconds from the first scrape with an event scored to the scrape with all scored.
+    pub secs: f64,
+    /// Events per second over `secs`.
+    pub per_sec: f64,
+    /// CPU seconds of the daemon over `secs`, and per million events.
+    pub cpu_secs: f64,
+    pub cpu_secs_per_million: f64,
+    /// CPU seconds of the broker over `secs`.
+    pub broker_cpu_secs: f64,
+    /// The daemon's threads by name, busiest first: (name, cores used over `secs`).
+    pub threads: Vec<(String, f64)>,
+    /// Seconds from `credence run` starting to its first scored event.
+    pub startup_secs: f64,
+    /// Processing time per message at saturation: the hdrhistogram quantiles of the last minute
+    /// of the backlog, and the Prometheus histogram over the whole backlog.
+    pub processing: Quantiles,
+    pub processing_histogram: Quantiles,
+    /// Fraction of messages above 50 µs (histogram).
+    pub processing_above_50us: Option<f64>,
+    pub decode_errors: f64,
+    pub findings: f64,
+    pub alerts_delivered: f64,
+}
+
+/// A live phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct Live {
+    /// The fraction of the daemon's backlog rate asked for, and the one the producer achieved
+    /// (the producer and the broker share the machine's cores with the daemon).
+    pub fraction: f64,
+    pub fraction_achieved: f64,
+    pub target_per_sec: f64,
+    pub produced: Produced,
+    /// Events scored during the phase.
+    pub scored: u64,
+    /// Seconds from the last message produced to the daemon having scored it.
+    pub drain_secs: f64,
+    pub cpu_secs_per_million: f64,
+    /// Processing time per message: hdrhistogram quantiles of the last minute (live only), and
+    /// the Prometheus histogram's difference over the phase.
+    pub processing: Quantiles,
+    pub processing_histogram: Quantiles,
+    pub processing_above_50us: Option<f64>,
+    /// Kafka message timestamp (produce time) to scored, the same two ways.
+    pub end_to_end: Quantiles,
+    pub end_to_end_histogram: Quantiles,
+}
+
+/// Everything measured through Kafka.
+#[derive(Debug, Clone, Serialize)]
+pub struct KafkaRun {
+    pub partitions: i32,
+    /// The consumer settings given to both the bare consumer and the daemon.
+    pub consumer_options: Vec<(String, String)>,
+    pub produced: Produced,
+    /// Bare consumer runs: before the daemon, and after its backlog.
+    pub bare: Vec<Consumed>,
+    pub daemon: Backlog,
+    /// Peak RSS of the daemon, bytes.
+    pub daemon_peak_rss_bytes: u64,
+    /// Daemon rate over the best and the mean bare rate.
+    pub ratio_to_best_bare: f64,
+    pub ratio_to_mean_bare: f64,
+    pub live: Vec<Live>,
+}
+
+fn scored(s: &Scrape) -> u64 {
+    s.sum("credence_events_scored_total") as u64
+}
+
+/// A scrape, and the daemon's and the broker's CPU seconds at the time (from `/proc`: the
+/// daemon's own CPU counter has a resolution of whole seconds).
+#[derive(Debug, Clone)]
+struct Mark {
+    scrape: Scrape,
+    at: Instant,
+    cpu: f64,
+    broker_cpu: f64,
+    threads: Vec<(String, f64)>,
+}
+
+impl Mark {
+    fn take(d: &Daemon) -> anyhow::Result<Mark> {
+        let broker_cpu = kafka::broker_pid().and_then(|p| procfs::cpu_secs(Some(p)).ok()).unwrap_or(0.0);
+        let cpu = procfs::cpu_secs(Some(d.pid()))?;
+        let threads = procfs::thread_cpu(d.pid());
+        let scrape = d.scrape()?;
+        Ok(Mark { scrape, at: Instant::now(), cpu, broker_cpu, threads })
+    }
+}
+
+/// Scrapes until `scored` reaches `target`; returns the first scrape that shows progress and the
+/// one that shows `target`. Fails if the daemon exits or stalls.
+fn wait_scored(d: &mut Daemon, from: u64, target: u64) -> anyhow::Result<(Mark, Mark)> {
+    let mut first: Option<Mark> = None;
+    let (mut last_n, mut last_change) = (from, Instant::now());
+    loop {
+        d.check_running()?;
+        let m = Mark::take(d)?;
+        let n = scored(&m.scrape);
+        if n > from && first.is_none() {
+            first = Some(m.clone());
+        }
+        if n >= target {
+            return Ok((first.unwrap_or_else(|| m.clone()), m));
+        }
+        if n != last_n {
+            (last_n, last_change) = (n, Instant::now());
+        } else if last_change.elapsed() > STALL {
+            bail!("credence run scored {n} of {target} events and made no progress for {STALL:?}");
+        }
+        std::thread::sleep(SCRAPE_EVERY);
+    }
+}
+
+/// Runs the phases on `stream`.
+pub fn run(setup: &Setup<'_>, stream: &Stream) -> anyhow::Result<KafkaRun> {
+    let n = stream.count;
+    let id = format!("{}-{}", std::process::id(), epoch_secs());
+    let t = Topics {
+        input: format!("credence-load-{id}-in"),
+        lifecycle: format!("credence-load-{id}-lifecycle"),
+        alerts: format!("credence-load-{id}-alerts"),
+        dead_letter: format!("credence-load-{id}-dlq"),
+        group: format!("credence-load-{id}"),
+    };
+    let bs = setup.bootstrap.as_str();
+    kafka::create_topics(bs, &[(&t.input, setup.partitions), (&t.lifecycle, 1), (&t.alerts, 3), (&t.dead_letter, 1)])?;
+    let result = phases(setup, stream, &t, n);
+    kafka::delete_topics(bs, &[&t.input, &t.lifecycle, &t.alerts, &t.dead_letter]);
+    result
+}
+
+/// A unique-enough suffix: seconds since the epoch.
+fn epoch_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn phases(setup: &Setup<'_>, stream: &Stream, t: &Topics, n: u64) -> anyhow::Result<KafkaRun> {
+    let bs = setup.bootstrap.as_str();
+    let opts = &setup.consumer_options;
+    kafka::produce_file(bs, &t.lifecycle, &stream.lifecycle)?;
+    eprintln!("kafka: producing {n} events to {} ({} partitions)", t.input, setup.partitions);
+    let produced = kafka::produce_file(bs, &t.input, &stream.events)?;
+    anyhow::ensure!(produced.messages == n, "produced {} of {n}", produced.messages);
+    eprintln!("kafka: produced at {:.0}/s; bare consumer, run 1", produced.per_sec);
+    let mut bare = vec![kafka::bare_consume(bs, &t.input, &format!("{}-bare-1", t.group), n, opts)?];
+    eprintln!("kafka: bare consumer {:.0} msgs/s; starting credence run", bare[0].per_sec);
+
+    let started = Instant::now();
+    let mut d = Daemon::start(setup.binary, &setup.work.join("daemon"), &config(bs, t, opts))?;
+    let s0 = d.scrape()?;
+    for name in ["credence_event_processing_seconds_bucket", "credence_event_end_to_end_seconds_bucket"] {
+        anyhow::ensure!(s0.has(name), "credence run does not export {name}");
+    }
+    let (first, last) = wait_scored(&mut d, 0, n)?;
+    let backlog_end = Instant::now();
+    let secs = (last.at - first.at).as_secs_f64();
+    let events = scored(&last.scrape) - scored(&first.scrape);
+    let cpu = last.cpu - first.cpu;
+    let broker_cpu = last.broker_cpu - first.broker_cpu;
+    let mut threads: Vec<(String, f64)> = last
+        .threads
+        .iter()
+        .map(|(name, c)| {
+            let before = first.threads.iter().find(|(n, _)| n == name).map_or(0.0, |t| t.1);
+            (name.clone(), (c - before) / secs.max(1e-9))
+        })
+        .filter(|(_, cores)| *cores > 0.005)
+        .collect();
+    threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let per_sec = events as f64 / secs.max(1e-9);
+    eprintln!("kafka: credence run scored {n} events at {per_sec:.0}/s; bare consumer, run 2");
+    bare.push(kafka::bare_consume(bs, &t.input, &format!("{}-bare-2", t.group), n, opts)?);
+    // The last minute of the backlog in the quantile gauges: wait for the next refresh.
+    std::thread::sleep(GAUGE_REFRESH.saturating_sub(backlog_end.elapsed()) + Duration::from_secs(1));
+    let after_backlog = d.scrape()?;
+    let proc_backlog = bucket_delta(&s0, &after_backlog, "credence_event_processing_seconds");
+    let daemon = Backlog {
+        events: scored(&last.scrape),
+        secs,
+        per_sec,
+        cpu_secs: cpu,
+        cpu_secs_per_million: cpu / (events as f64 / 1e6),
+        broker_cpu_secs: broker_cpu,
+        threads,
+        startup_secs: (first.at - started).as_secs_f64(),
+        processing: Quantiles::gauges(&after_backlog, "credence_event_processing_quantile_seconds"),
+        processing_histogram: Quantiles::buckets(&proc_backlog),
+        processing_above_50us: fraction_above(&proc_backlog, 5e-5),
+        decode_errors: after_backlog.sum("credence_decode_errors_total"),
+        findings: after_backlog.sum("credence_findings_raised_total"),
+        alerts_delivered: after_backlog.sum("credence_alerts_delivered_total"),
+    };
+    anyhow::ensure!(daemon.processing.p99.is_some(), "no processing quantiles after the backlog");
+    anyhow::ensure!(daemon.events >= n, "credence run scored {} of {n} events", daemon.events);
+    anyhow::ensure!(daemon.decode_errors == 0.0, "{} decode errors", daemon.decode_errors);
+
+    let mut lives = Vec::new();
+    let mut quiet_from = backlog_end;
+    for &fraction in setup.live_fractions.iter().filter(|_| setup.live_secs > 0.0) {
+        if !setup.smoke {
+            std::thread::sleep(QUIET.saturating_sub(quiet_from.elapsed()));
+        }
+        let l = live(setup, stream, t, &mut d, per_sec, fraction)?;
+        quiet_from = Instant::now();
+        lives.push(l);
+    }
+    let peak = procfs::peak_rss(Some(d.pid()))?;
+    d.stop(Duration::from_secs(30))?;
+    let best = bare.iter().map(|b| b.per_sec).fold(0.0, f64::max);
+    let mean = bare.iter().map(|b| b.per_sec).sum::<f64>() / bare.len() as f64;
+    Ok(KafkaRun {
+        partitions: setup.partitions,
+        consumer_options: opts.clone(),
+        produced,
+        ratio_to_best_bare: per_sec / best,
+        ratio_to_mean_bare: per_sec / mean,
+        bare,
+        daemon,
+        daemon_peak_rss_bytes: peak,
+        live: lives,
+    })
+}
+
+fn live(
+    setup: &Setup<'_>,
+    stream: &Stream,
+    t: &Topics,
+    d: &mut Daemon,
+    max_rate: f64,
+    fraction: f64,
+) -> anyhow::Result<Live> {
+    let rate = fraction * max_rate;
+    eprintln!("kafka: live phase, {rate:.0} events/s for {:.0} s", setup.live_secs);
+    let before = Mark::take(d)?;
+    let from = scored(&before.scrape);
+    let shift = stream.week_shift_ms();
+    let produced = kafka::produce_paced(&setup.bootstrap, &t.input, &stream.events, rate, setup.live_secs, shift)?;
+    let sent = Instant::now();
+    let (_, caught_up) = wait_scored(d, from, from + produced.messages)?;
+    let drain_secs = (caught_up.at - sent).as_secs_f64();
+    // Wait for a gauge refresh after the last live event was scored; the six intervals it
+    // merges then reach back past the start of the phase but not into the backlog.
+    std::thread::sleep(GAUGE_REFRESH + Duration::from_secs(1));
+    let after = Mark::take(d)?;
+    let scored_live = scored(&after.scrape) - from;
+    anyhow::ensure!(scored_live >= produced.messages, "scored {scored_live} of {} live events", produced.messages);
+    let proc = bucket_delta(&before.scrape, &after.scrape, "credence_event_processing_seconds");
+    let e2e = bucket_delta(&before.scrape, &after.scrape, "credence_event_end_to_end_seconds");
+    let cpu = after.cpu - before.cpu;
+    let after = after.scrape;
+    let live = Live {
+        fraction,
+        fraction_achieved: produced.per_sec / max_rate,
+        target_per_sec: rate,
+        scored: scored_live,
+        drain_secs,
+        cpu_secs_per_million: cpu / (scored_live as f64 / 1e6),
+        processing: Quantiles::gauges(&after, "credence_event_processing_quantile_seconds"),
+        processing_histogram: Quantiles::buckets(&proc),
+        processing_above_50us: fraction_above(&proc, 5e-5),
+        end_to_end: Quantiles::gauges(&after, "credence_event_end_to_end_quantile_seconds"),
+        end_to_end_histogram: Quantiles::buckets(&e2e),
+        produced,
+    };
+    anyhow::ensure!(live.processing.p99.is_some(), "no processing quantiles after the live phase");
+    anyhow::ensure!(live.end_to_end.p99.is_some(), "no end-to-end quantiles after the live phase");
+    Ok(live)
+}
