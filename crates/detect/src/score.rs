@@ -565,8 +565,15 @@ fn concurrency(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
 
 fn rate(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Signal>) {
     let surge = ctx.population.surge_factor();
-    let surge_note =
-        if surge > 1.5 { format!(" (population-wide traffic {surge:.1}x usual, allowed for)") } else { String::new() };
+    // Evidence text only when the detector fires: a population-wide surge is when every event
+    // passes through here.
+    let surge_note = || {
+        if surge > 1.5 {
+            format!(" (population-wide traffic {surge:.1}x usual, allowed for)")
+        } else {
+            String::new()
+        }
+    };
     // A spike within a minute.
     if b.rate.n >= RATE_MIN_MINUTES {
         let count = if obs.t / 60 == b.minute { b.minute_count + 1 } else { 1 } as f32;
@@ -577,7 +584,7 @@ fn rate(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Si
                 detector: Detector::RateBurst,
                 score: (55.0 + 12.0 * (count / threshold).log2()).min(95.0) as u8,
                 observed: format!("{count:.0} requests in the current minute"),
-                baseline: format!("usual {:.1} ± {:.1} per active minute{surge_note}", b.rate.mean, b.rate.sd(0.0)),
+                baseline: format!("usual {:.1} ± {:.1} per active minute{}", b.rate.mean, b.rate.sd(0.0), surge_note()),
             });
             return;
         }
@@ -596,10 +603,11 @@ fn rate(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Si
             score: (60.0 + 12.0 * (count / threshold).log2()).min(95.0) as u8,
             observed: format!("{count:.0} requests in {} minutes", obs.t.saturating_sub(b.short.start) / 60 + 1),
             baseline: format!(
-                "usual {:.1} ± {:.1} per active {}-minute window{surge_note}",
+                "usual {:.1} ± {:.1} per active {}-minute window{}",
                 st.mean,
                 st.sd(0.0),
-                w / 60
+                w / 60,
+                surge_note()
             ),
         });
     }
