@@ -63,7 +63,8 @@ impl FromStr for Format {
 pub struct Decoder {
     format: Format,
     pseudonymizer: Pseudonymizer,
-    mapping: Option<FieldMapping>,
+    /// The field mapping of the `mapped` format, with its pointers prepared for walking.
+    mapping: Option<(FieldMapping, crate::mapped::Plan)>,
     max_message_bytes: usize,
 }
 
@@ -76,10 +77,11 @@ impl Decoder {
 
     /// A decoder for generic JSON with the given field mapping.
     pub fn mapped(mapping: FieldMapping, pseudonymizer: Pseudonymizer) -> Decoder {
+        let plan = crate::mapped::Plan::new(&mapping);
         Decoder {
             format: Format::Mapped,
             pseudonymizer,
-            mapping: Some(mapping),
+            mapping: Some((mapping, plan)),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
@@ -100,8 +102,8 @@ impl Decoder {
         &self.pseudonymizer
     }
 
-    pub(crate) fn field_mapping(&self) -> Option<&FieldMapping> {
-        self.mapping.as_ref()
+    pub(crate) fn field_mapping(&self) -> Option<(&FieldMapping, &crate::mapped::Plan)> {
+        self.mapping.as_ref().map(|(m, p)| (m, p))
     }
 
     /// Decodes one message, which may hold several records (a CloudTrail file, a Kong batch),

@@ -249,22 +249,27 @@ impl<'a> Leaf<'a> {
     }
 }
 
-/// The mapping's pointers prepared for walking: each pointer and its segment count, and the mask
-/// of fields mapped.
-struct Plan<'m> {
-    ptrs: [&'m str; N],
-    depth: [usize; N],
+/// The mapping's pointers prepared for walking, once per decoder: each pointer's segments (still
+/// escaped), the fields ending at each depth, and the mask of fields mapped.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    segs: [Vec<Box<str>>; N],
+    ends_at: Vec<u32>,
     mapped: u32,
 }
 
-impl<'m> Plan<'m> {
-    fn new(mapping: &'m FieldMapping) -> Plan<'m> {
-        let mut plan = Plan { ptrs: [""; N], depth: [0; N], mapped: 0 };
+impl Plan {
+    pub(crate) fn new(mapping: &FieldMapping) -> Plan {
+        let mut plan = Plan { segs: std::array::from_fn(|_| Vec::new()), ends_at: Vec::new(), mapped: 0 };
         for (i, (_, ptr)) in mapping.pointers().into_iter().enumerate() {
             // A pointer that is not one (no leading '/') can match nothing; leave it unmapped.
             if let Some(p) = ptr.filter(|p| p.is_empty() || p.starts_with('/')) {
-                plan.ptrs[i] = p;
-                plan.depth[i] = p.bytes().filter(|b| *b == b'/').count();
+                plan.segs[i] = p.split('/').skip(1).map(Box::from).collect();
+                let depth = plan.segs[i].len();
+                if plan.ends_at.len() <= depth {
+                    plan.ends_at.resize(depth + 1, 0);
+                }
+                plan.ends_at[depth] |= 1 << i;
                 plan.mapped |= 1 << i;
             }
         }
@@ -272,8 +277,8 @@ impl<'m> Plan<'m> {
     }
 
     /// Segment `d` (0-based) of pointer `i`, still escaped.
-    fn segment(&self, i: usize, d: usize) -> Option<&'m str> {
-        self.ptrs[i].split('/').nth(d + 1)
+    fn segment(&self, i: usize, d: usize) -> Option<&str> {
+        self.segs[i].get(d).map(|s| &**s)
     }
 }
 
@@ -310,7 +315,7 @@ type Captures<'a> = [Option<Leaf<'a>>; N];
 
 /// One node of the walk: the fields whose pointers lead here (`mask`) at `depth` segments down.
 struct Walk<'p, 'c, 'a> {
-    plan: &'p Plan<'p>,
+    plan: &'p Plan,
     caps: &'c mut Captures<'a>,
     mask: u32,
     depth: usize,
@@ -319,7 +324,7 @@ struct Walk<'p, 'c, 'a> {
 impl<'a> Walk<'_, '_, 'a> {
     /// Fields whose pointers end at this node.
     fn ending(&self) -> u32 {
-        (0..N).filter(|i| self.mask & (1 << i) != 0 && self.plan.depth[*i] == self.depth).fold(0, |m, i| m | 1 << i)
+        self.mask & self.plan.ends_at.get(self.depth).copied().unwrap_or(0)
     }
 
     /// Stores `leaf` for every field whose pointer ends here; returns the fields that go deeper.
@@ -420,13 +425,12 @@ impl<'de: 'a, 'a> Visitor<'de> for Walk<'_, '_, 'a> {
 }
 
 pub(crate) fn decode<'a>(decoder: &Decoder, text: &'a str, out: &mut Vec<Result<Event<'a>, DecodeError>>) {
-    let Some(mapping) = decoder.field_mapping() else {
+    let Some((mapping, plan)) = decoder.field_mapping() else {
         out.push(Err(DecodeError::WrongFormat { format: "mapped", reason: "no field mapping configured".into() }));
         return;
     };
-    let plan = Plan::new(mapping);
     match records(text) {
-        Ok(recs) => recs.for_each(|rec| out.push(decode_record(decoder, mapping, &plan, rec))),
+        Ok(recs) => recs.for_each(|rec| out.push(decode_record(decoder, mapping, plan, rec))),
         Err(e) => out.push(Err(DecodeError::json(e))),
     }
 }
@@ -434,7 +438,7 @@ pub(crate) fn decode<'a>(decoder: &Decoder, text: &'a str, out: &mut Vec<Result<
 fn decode_record<'a>(
     decoder: &Decoder,
     mapping: &FieldMapping,
-    plan: &Plan<'_>,
+    plan: &Plan,
     text: &'a str,
 ) -> Result<Event<'a>, DecodeError> {
     let mut caps: Captures<'a> = std::array::from_fn(|_| None);
