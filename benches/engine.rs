@@ -15,7 +15,8 @@
 //!
 //! Setup (corpora, warming engines) is outside the timed closures and runs only for the groups
 //! selected. Live traffic arrives at the warm history's own rate, so the population-wide surge
-//! allowance stays at 1.
+//! allowance stays at 1, and each timed pass over it is shifted later in time (one add per event)
+//! so that repeated passes are new traffic, not a burst of the same minutes.
 
 use std::cell::OnceCell;
 use std::net::{IpAddr, Ipv4Addr};
@@ -423,10 +424,27 @@ fn warmed(decoder: &Decoder, creds: usize, per_cred: usize) -> Engine {
     e
 }
 
-/// Live OCSF events over the first `creds` credentials, after the history, at its rate.
-fn live(creds: usize, per_cred: usize) -> Vec<Vec<u8>> {
-    let span = BATCH as i64 * HISTORY_MS / (creds * per_cred) as i64;
-    calls(BATCH, creds, 0, START_MS + HISTORY_MS, span, 2).map(|c| ocsf(&c)).collect()
+/// Live traffic: OCSF events over the first `creds` credentials after the history, at its rate,
+/// and a clock that moves each timed pass over them later by their span, so that repeating the
+/// same events never piles them into the same minutes (a burst no real stream has).
+struct Live {
+    msgs: Vec<Vec<u8>>,
+    span_ms: i64,
+    passes: std::cell::Cell<i64>,
+}
+
+impl Live {
+    fn new(creds: usize, per_cred: usize) -> Live {
+        let span_ms = (BATCH as i64 * HISTORY_MS / (creds * per_cred) as i64).max(1_000);
+        let msgs = calls(BATCH, creds, 0, START_MS + HISTORY_MS, span_ms, 2).map(|c| ocsf(&c)).collect();
+        Live { msgs, span_ms, passes: std::cell::Cell::new(0) }
+    }
+
+    /// The time shift of the next pass, ms.
+    fn next_shift(&self) -> i64 {
+        self.passes.set(self.passes.get() + 1);
+        self.passes.get() * self.span_ms
+    }
 }
 
 fn report_verdicts(name: &str, e: &Engine, decoder: &Decoder, msgs: &[Vec<u8>]) {
@@ -492,9 +510,9 @@ fn benches(c: &mut Criterion) {
     let warm = || {
         warm_cell.get_or_init(|| {
             let e = warmed(&ocsf_decoder, warm_credentials(), HISTORY_EVENTS);
-            let msgs = live(warm_credentials(), HISTORY_EVENTS);
-            report_verdicts("warm", &e, &ocsf_decoder, &msgs);
-            (e, msgs)
+            let live = Live::new(warm_credentials(), HISTORY_EVENTS);
+            report_verdicts("warm", &e, &ocsf_decoder, &live.msgs);
+            (e, live)
         })
     };
     let cold_msgs: Vec<Vec<u8>> =
@@ -504,9 +522,18 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("score_update");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("warm", |b| {
-        let (e, msgs) = warm();
-        let decoded: Vec<_> = msgs.iter().map(|m| ocsf_decoder.decode_one(m).expect("valid")).collect();
-        b.iter(|| decoded.iter().map(|ev| e.process(ev, LearnPolicy::Default).score as u64).sum::<u64>())
+        let (e, live) = warm();
+        let mut decoded: Vec<_> = live.msgs.iter().map(|m| ocsf_decoder.decode_one(m).expect("valid")).collect();
+        let base: Vec<i64> = decoded.iter().map(|ev| ev.time_ms).collect();
+        b.iter(|| {
+            let shift = live.next_shift();
+            let mut s = 0u64;
+            for (ev, t) in decoded.iter_mut().zip(&base) {
+                ev.time_ms = t + shift;
+                s += e.process(ev, LearnPolicy::Default).score as u64;
+            }
+            s
+        })
     });
     g.bench_function("cold", |b| {
         b.iter_batched(
@@ -520,22 +547,33 @@ fn benches(c: &mut Criterion) {
         // live traffic over all of them, so most lookups miss the CPU caches.
         let per_cred = 12;
         let e = warmed(&ocsf_decoder, large_credentials(), per_cred);
-        let msgs = live(large_credentials(), per_cred);
-        report_verdicts("resident_1m", &e, &ocsf_decoder, &msgs);
+        let live = Live::new(large_credentials(), per_cred);
+        report_verdicts("resident_1m", &e, &ocsf_decoder, &live.msgs);
         eprintln!("resident_1m: about {} bytes per baseline", Engine::bytes_per_baseline());
-        let decoded: Vec<_> = msgs.iter().map(|m| ocsf_decoder.decode_one(m).expect("valid")).collect();
-        b.iter(|| decoded.iter().map(|ev| e.process(ev, LearnPolicy::Default).score as u64).sum::<u64>())
+        let mut decoded: Vec<_> = live.msgs.iter().map(|m| ocsf_decoder.decode_one(m).expect("valid")).collect();
+        let base: Vec<i64> = decoded.iter().map(|ev| ev.time_ms).collect();
+        b.iter(|| {
+            let shift = live.next_shift();
+            let mut s = 0u64;
+            for (ev, t) in decoded.iter_mut().zip(&base) {
+                ev.time_ms = t + shift;
+                s += e.process(ev, LearnPolicy::Default).score as u64;
+            }
+            s
+        })
     });
     g.finish();
 
     let mut g = c.benchmark_group("path");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("warm", |b| {
-        let (e, msgs) = warm();
+        let (e, live) = warm();
         b.iter(|| {
+            let shift = live.next_shift();
             let mut s = 0u64;
-            for m in msgs {
-                if let Ok(ev) = ocsf_decoder.decode_one(m) {
+            for m in &live.msgs {
+                if let Ok(mut ev) = ocsf_decoder.decode_one(m) {
+                    ev.time_ms += shift;
                     s += e.process(&ev, LearnPolicy::Default).score as u64;
                 }
             }
