@@ -260,6 +260,12 @@ impl Metrics {
                 &["quantile"],
             )?,
         )?;
+        // Present from the first scrape (NaN until a minute holds a message), so rules and
+        // panels see the series before the first refresh.
+        for (_, q) in super::latency::QUANTILES {
+            processing_quantiles.with_label_values(&[q]).set(f64::NAN);
+            end_to_end_quantiles.with_label_values(&[q]).set(f64::NAN);
+        }
         let baselines_capacity = reg(
             r,
             IntGauge::new("credence_baselines_capacity", "Most baselines held ([detect] max_credentials per input).")?,
@@ -376,6 +382,11 @@ mod tests {
         };
         let registry = Registry::new();
         let m = Metrics::new(&registry, &topics).expect("registers");
+        let body = prometheus::TextEncoder::new().encode_to_string(&registry.gather()).expect("encodes");
+        for q in ["0.5", "0.9", "0.99", "0.999"] {
+            let line = format!("credence_event_processing_quantile_seconds{{quantile=\"{q}\"}} NaN");
+            assert!(body.contains(&line), "{line} missing before any refresh");
+        }
         m.lag.with_label_values(&["events", "0"]).set(0);
         let families = registry.gather();
         assert!(families.len() >= 20, "{}", families.len());
