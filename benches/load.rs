@@ -38,6 +38,8 @@ mod residency;
 mod stream;
 #[path = "load/through_kafka.rs"]
 mod through_kafka;
+#[path = "common/vocabulary.rs"]
+mod vocabulary;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -29,14 +29,13 @@ use serde::Serialize;
 
 use crate::daemon::KEY;
 use crate::procfs;
+use crate::vocabulary::{CITIES, OPS, START_MS};
 
 /// Times each credential is seen while filling: beyond `learning_events` (10), so every baseline
 /// is in the learning state with its tables populated.
 pub const FILL_ROUNDS: u32 = 12;
 /// Event time between fill rounds: twelve rounds span four days.
 const ROUND_MS: i64 = 8 * 3_600_000;
-/// 2026-03-02T00:00:00Z.
-const START_MS: i64 = 1_772_409_600_000;
 /// Peer groups (issuers) the credentials belong to.
 const GROUPS: usize = 64;
 /// Events per plateau credential.
@@ -46,21 +45,6 @@ const PLATEAU_SAMPLES: u64 = 20;
 /// Event time a plateau run spans: new credentials arrive over five days, so that the
 /// population's adoption records (kept for a day, at most 200k) turn over as they would.
 const PLATEAU_SPAN_MS: i64 = 5 * 86_400_000;
-
-const OPS: [(&str, &str, &str); 6] = [
-    ("GET /v1/orders/{id}", "GET", "orders-api"),
-    ("GET /v1/orders", "GET", "orders-api"),
-    ("POST /v1/orders", "POST", "orders-api"),
-    ("GET /v1/customers/{id}", "GET", "customers-api"),
-    ("PUT /v1/customers/{id}", "PUT", "customers-api"),
-    ("GET /v1/catalog/items", "GET", "catalog-api"),
-];
-const CITIES: [(&str, &str, f64, f64, u32); 4] = [
-    ("US", "Ashburn", 39.04, -77.49, 14618),
-    ("DE", "Frankfurt", 50.11, 8.68, 16509),
-    ("GB", "London", 51.51, -0.13, 8075),
-    ("JP", "Tokyo", 35.68, 139.69, 2516),
-];
 
 /// Synthetic OCSF records: each credential has its own home city, address, client and peer
 /// group, and uses a few operations.

@@ -40,14 +40,13 @@ impl Window {
     /// Closes the current interval and sets `gauges` (labelled by quantile) from the last
     /// minute; NaN with nothing recorded in the minute (as a Prometheus summary does).
     pub fn publish(&mut self, gauges: &GaugeVec) {
-        let mut fresh = self.current.clone();
-        fresh.reset();
+        let fresh = Histogram::new_from(&self.current);
         let closed = std::mem::replace(&mut self.current, fresh);
         if self.closed.len() == INTERVALS {
             self.closed.pop_front();
         }
         self.closed.push_back(closed);
-        let mut merged = self.current.clone();
+        let mut merged = Histogram::new_from(&self.current);
         for h in &self.closed {
             // Same bounds throughout: cannot fail.
             merged.add(h).expect("same histogram bounds");
