@@ -33,6 +33,9 @@ const RATE_ALPHA: f32 = 0.01;
 const VOLUME_ALPHA: f32 = 0.002;
 /// Smoothing of an operation's typical response size: about 20 responses of memory.
 const OP_VOLUME_ALPHA: f32 = 0.05;
+/// Largest move of an operation's typical size per response, ln(1 + bytes) in thousandths (1%
+/// of a size): a changed size is learned within about a hundred responses, not twenty.
+const OP_VOLUME_STEP: f32 = 10.0;
 /// Smoothing of per-window aggregates: about 50 windows of memory.
 const WINDOW_ALPHA: f32 = 0.02;
 
@@ -451,6 +454,16 @@ impl Baseline {
         (x - expected, expected)
     }
 
+    /// How far the recent responses run above their usual excess: (mean shift in ln(1 + bytes),
+    /// that shift in standard errors). Zero until `recent` holds anything.
+    pub fn recent_shift(&self, recent: &RecentVolume) -> (f32, f32) {
+        if recent.n <= 0.0 {
+            return (0.0, 0.0);
+        }
+        let shift = recent.excess / recent.n - self.residual.mean;
+        (shift, shift / (self.residual.sd(0.3) / recent.n.sqrt()))
+    }
+
     /// How far the baseline is from maturity, 0–1 (events and age both count).
     pub fn maturity(&self, cfg: &DetectConfig, now: u32) -> f32 {
         let by_events = self.events as f32 / cfg.mature_events.max(1) as f32;
@@ -475,10 +488,13 @@ impl Baseline {
         let t = obs.t;
         let hl = cfg.profile_half_life_secs;
         let excess = obs.ln_bytes.map(|x| self.volume_excess(obs.op, x));
+        // One response moves an operation's typical size by at most OP_VOLUME_STEP: a run of
+        // inflated responses (slow exfiltration) cannot quickly redefine "usual".
         if let (Some((slot, fresh)), Some(x)) = (self.ops.learn(obs.op, t, hl, w), obs.ln_bytes) {
             let x = x * 1000.0;
             let mean = f32::from(self.op_volume[slot]);
-            let mean = if fresh { x } else { mean + OP_VOLUME_ALPHA * w * (x - mean) };
+            let step = (OP_VOLUME_ALPHA * w * (x - mean)).clamp(-OP_VOLUME_STEP, OP_VOLUME_STEP);
+            let mean = if fresh { x } else { mean + step };
             self.op_volume[slot] = mean.clamp(0.0, f32::from(u16::MAX)) as u16;
         }
         if let Some(k) = obs.net {
@@ -577,6 +593,32 @@ mod tests {
         // The budget is 1 KiB per resident credential, including the allocator's header (rounding
         // to 16 bytes) and the map slot (~40 bytes at typical load): the baseline itself gets 928.
         assert!(size <= 928, "Baseline is {size} bytes; the budget is under 1 KiB per credential");
+    }
+
+    #[test]
+    fn inflated_responses_do_not_quickly_become_usual() {
+        let cfg = DetectConfig::default();
+        let ks = KeySpace::new([2; 16]);
+        let mut b = Baseline::default();
+        // Learns one response of `bytes` at minute `i`; returns its excess over usual beforehand.
+        let mut learn = |i: i64, bytes: u64| {
+            let mut e = Event::new(1_000_000_000_000 + i * 60_000, Pseudonym::default(), "GetObject");
+            e.bytes_out = Some(bytes);
+            let obs = Observation::new(&e, &ks);
+            let (excess, _) = b.volume_excess(obs.op, obs.ln_bytes.unwrap_or_default());
+            b.learn(&obs, 1.0, false, &cfg);
+            excess
+        };
+        for i in 0..500 {
+            learn(i, 10_000);
+        }
+        // Forty responses five times the usual size (a slow exfiltration's pace) still stand out
+        // at the end: the operation's typical size moved by under half of the ln 5 gap.
+        let excess = (500..540).map(|i| learn(i, 50_000)).last().unwrap_or_default();
+        assert!(excess > 0.9, "excess {excess}");
+        // A lasting change is learned in time.
+        let excess = (540..1_000).map(|i| learn(i, 50_000)).last().unwrap_or_default();
+        assert!(excess.abs() < 0.05, "excess {excess}");
     }
 
     #[test]

@@ -648,8 +648,7 @@ fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
         b.recent.at(obs.t, cfg.long_window_secs, Some((this, b.volume_excess(obs.op, obs.ln_bytes.unwrap_or(0.0)))));
     if !fired && b.residual.n >= SLOW_EXFIL_MIN_HISTORY && recent.n >= SLOW_EXFIL_MIN_EVENTS {
         // The recent mean excess against its usual level, in standard errors.
-        let shift = recent.excess / recent.n - b.residual.mean;
-        let z = shift / (b.residual.sd(0.3) / recent.n.sqrt());
+        let (shift, z) = b.recent_shift(&recent);
         let extra = f64::from(recent.bytes - recent.expected_bytes);
         if z >= SLOW_EXFIL_MIN_Z && shift >= SLOW_EXFIL_MIN_RATIO.ln() && extra >= SLOW_EXFIL_MIN_BYTES {
             out.push(Signal {
