@@ -126,7 +126,8 @@ fn dead_letters_carry_every_bad_message_and_offsets_advance() {
 
     const DLQ_MAX: usize = 8192;
     let limit = DLQ_MAX.to_string();
-    let mut daemon = Daemon::start(&t.config(&k.env, ""), &[("CREDENCE_DEAD_LETTER__MAX_PAYLOAD_BYTES", &limit)]);
+    let env = [("CREDENCE_DEAD_LETTER__MAX_PAYLOAD_BYTES", limit.as_str()), ("CREDENCE_DAEMON__SCORING_WORKERS", "2")];
+    let mut daemon = Daemon::start(&t.config(&k.env, ""), &env);
     wait_until_consumed(&k.env, &mut daemon, &t, Duration::from_secs(60));
     daemon.sigterm();
     assert!(daemon.wait_exit(Duration::from_secs(15)).is_some_and(|s| s.success()), "{}", daemon.logs());
@@ -166,18 +167,20 @@ fn dead_letters_carry_every_bad_message_and_offsets_advance() {
 }
 
 /// Backpressure: a slow alert producer (each delivery lingers 600 ms) with one delivery allowed
-/// in flight and a one-batch queue. The consumer pauses its partitions while alerts are
-/// unacknowledged and resumes by itself; nothing is lost.
+/// in flight per scoring worker (two of them) and a one-batch queue each. The consumer pauses its
+/// partitions while alerts are unacknowledged and resumes by itself; nothing is lost. (More
+/// messages than every queue on the way can hold, so the consumer must pause.)
 #[test]
 fn backpressure_pauses_and_resumes_consumption() {
     let k = kafka();
     let t = TestTopics::create(&k.env, "pressure", 2);
-    let mut s = stream::build("pressure", 2000, 1, 0);
+    let mut s = stream::build("pressure", 6000, 1, 0);
     io::produce_lines(&k.env.bootstrap, &t.lifecycle, &s.lifecycle);
     io::produce(&k.env.bootstrap, &t.input, &mut s.items, None);
     let env = [
-        ("CREDENCE_DAEMON__MAX_IN_FLIGHT", "1"),
+        ("CREDENCE_DAEMON__MAX_IN_FLIGHT", "2"),
         ("CREDENCE_DAEMON__BUFFER_MESSAGES", "1"),
+        ("CREDENCE_DAEMON__SCORING_WORKERS", "2"),
         ("RUST_LOG", "info,credence=debug"),
     ];
     let slow = "[kafka.producer_librdkafka]\n\"linger.ms\" = 600\n";
@@ -211,7 +214,8 @@ fn sigkill_mid_stream_and_restart_lose_nothing() {
         })
     };
     let config = t.config(&k.env, "");
-    let mut first = Daemon::start(&config, &[]);
+    // Two scoring workers, then three after the restart: partitions dealt out differently.
+    let mut first = Daemon::start(&config, &[("CREDENCE_DAEMON__SCORING_WORKERS", "2")]);
     let seen = support::wait_for(Duration::from_secs(30), || {
         first.assert_running();
         let c = io::committed(&k.env.bootstrap, &t.group, &t.input);
@@ -223,7 +227,7 @@ fn sigkill_mid_stream_and_restart_lose_nothing() {
     assert!(produced_at_kill < s.items.len() as i64, "killed mid-stream");
     eprintln!("killed after committing {seen:?}");
 
-    let mut second = Daemon::start(&config, &[]);
+    let mut second = Daemon::start(&config, &[("CREDENCE_DAEMON__SCORING_WORKERS", "3")]);
     let items = producer.join().expect("producer");
     wait_until_consumed(&k.env, &mut second, &t, Duration::from_secs(90));
     second.sigterm();

@@ -65,7 +65,9 @@ fn metrics_and_health_endpoints_report_the_daemon() {
 
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut daemon = Daemon::start(&t.config(&k.env, ""), &[("CREDENCE_ADMIN__LISTEN_ADDR", &addr)]);
+    // Two scoring workers over the two partitions: every count is the sum of both.
+    let env = [("CREDENCE_ADMIN__LISTEN_ADDR", addr.as_str()), ("CREDENCE_DAEMON__SCORING_WORKERS", "2")];
+    let mut daemon = Daemon::start(&t.config(&k.env, ""), &env);
     let health = wait_for(Duration::from_secs(30), || get(port, "/healthz"));
     assert_eq!(health.map(|h| h.0), Some(200), "/healthz; log:\n{}", daemon.logs());
     wait_until_consumed(&k.env, &mut daemon, &t, Duration::from_secs(60));

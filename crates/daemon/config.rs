@@ -25,6 +25,8 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Exit code for a bad configuration (`EX_CONFIG` from sysexits.h).
 pub const EX_CONFIG: u8 = 64;
+/// Most scoring workers `daemon.scoring_workers` accepts.
+pub const MAX_SCORING_WORKERS: usize = 256;
 
 /// librdkafka options the daemon sets itself because its delivery guarantees depend on them; the
 /// pass-through maps may not override them.
@@ -293,11 +295,33 @@ pub struct DaemonConfig {
     pub shutdown_timeout_secs: u64,
     /// Tokio worker threads; 0 means one per core. Default 0.
     pub worker_threads: usize,
+    /// Scoring workers: the assigned partitions are dealt among them (a partition always to the
+    /// same one, so its messages stay in order) and they score in parallel over shared
+    /// baselines. More than the partitions a pod is assigned leaves some idle. 0 means one per
+    /// core. Default 0.
+    pub scoring_workers: usize,
+}
+
+impl DaemonConfig {
+    /// Scoring workers in force: the setting, or one per available core (cgroup CPU quotas
+    /// count) when 0.
+    pub fn scoring_workers(&self) -> usize {
+        match self.scoring_workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
 }
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig { max_in_flight: 10_000, buffer_messages: 8192, shutdown_timeout_secs: 20, worker_threads: 0 }
+        DaemonConfig {
+            max_in_flight: 10_000,
+            buffer_messages: 8192,
+            shutdown_timeout_secs: 20,
+            worker_threads: 0,
+            scoring_workers: 0,
+        }
     }
 }
 
@@ -463,6 +487,9 @@ impl Config {
         let d = &self.daemon;
         if d.max_in_flight == 0 || d.max_in_flight > 1_000_000 {
             p.push("daemon.max_in_flight must be in 1..=1000000".into());
+        }
+        if d.scoring_workers > MAX_SCORING_WORKERS {
+            p.push(format!("daemon.scoring_workers must be in 0..={MAX_SCORING_WORKERS}"));
         }
         if d.buffer_messages == 0 {
             p.push("daemon.buffer_messages must be positive".into());

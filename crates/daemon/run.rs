@@ -4,23 +4,26 @@
 //! - consumer thread ([`consumer`]): polls the input consumer group; owns assignment epochs and
 //!   pause/resume; commits synchronously on revocation and at shutdown.
 //! - lifecycle thread ([`lifecycle`]): reads the whole lifecycle topic, outside the group.
-//! - worker task ([`worker`]): owns the pipelines (decode, score, aggregate), the offset tracker
-//!   and the in-flight deliveries; stores offsets.
+//! - router task ([`shards`]): deals the fetched messages to the scoring workers by partition.
+//! - scoring worker tasks ([`worker`], `daemon.scoring_workers` of them): each owns its pipelines
+//!   (decode, score, aggregate) over the shared engines (baselines), the offset tracker of its
+//!   partitions and its in-flight deliveries; stores offsets.
 //! - alerts-file thread ([`sinks`]): writes and flushes findings, then acknowledges them.
 //! - librdkafka's own threads, including the producer's delivery-report poller.
 //! - admin task ([`admin`]): `/metrics`, `/healthz`, `/readyz` on `admin.listen_addr`, from the
 //!   [`metrics::Metrics`] that the others count into.
 //!
-//! Channels, all bounded: consumer → worker (batches of messages; full ⇒ the consumer pauses
-//! its partitions), lifecycle → worker (full ⇒ the lifecycle thread waits), worker → file
-//! (sized for every delivery in flight), file → worker (acknowledgements). Deliveries in flight
-//! are capped by `daemon.max_in_flight`; at the cap the worker stops taking messages.
+//! Channels, all bounded: consumer → router → workers (batches of messages; full ⇒ the consumer
+//! pauses its partitions), lifecycle → every worker (full ⇒ the lifecycle thread waits), workers
+//! → file (sized for every delivery in flight), file → each worker (acknowledgements). Deliveries
+//! in flight are capped by `daemon.max_in_flight` (shared out among the workers); at its cap a
+//! worker stops taking messages.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -44,6 +47,7 @@ mod latency;
 mod lifecycle;
 mod metrics;
 mod offsets;
+mod shards;
 mod shutdown;
 mod sinks;
 mod worker;
@@ -248,19 +252,31 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     kafka::check_topics(&producer, &config, &shutdown).await?;
 
     let window_ms = config.alerts.finding_window_secs.saturating_mul(1000) as i64;
-    let mut pipelines: Vec<Pipeline> = inputs
+    // One engine per input, shared by the scoring workers; each worker has its own pipelines.
+    let shards = shards::Shards::new(config.daemon.scoring_workers());
+    let engines: Vec<(Arc<Engine>, credence_event::Decoder)> = inputs
         .into_iter()
         .map(|input| {
-            let engine =
-                Engine::new(config.detect.clone(), credence_detect::KeySpace::from_pseudonymizer(&pseudonymizer));
-            Pipeline::new(input.decoder, engine, Aggregator::new(window_ms, config.alerts.min_severity))
+            let keys = credence_detect::KeySpace::from_pseudonymizer(&pseudonymizer);
+            (Arc::new(Engine::new(config.detect.clone(), keys)), input.decoder)
+        })
+        .collect();
+    let mut pipelines: Vec<Vec<Pipeline>> = (0..shards.len())
+        .map(|_| {
+            engines
+                .iter()
+                .map(|(engine, decoder)| {
+                    let aggregator = Aggregator::new(window_ms, config.alerts.min_severity);
+                    Pipeline::sharing(decoder.clone(), engine.clone(), aggregator)
+                })
+                .collect()
         })
         .collect();
 
     // Lifecycle first: every known revocation is queued before the first event is scored.
     let (lifecycle_tx, mut lifecycle_rx) = mpsc::channel(LIFECYCLE_QUEUE);
     let lifecycle_stop = Arc::new(AtomicBool::new(false));
-    let mut horizon = vec![i64::MIN; pipelines.len()];
+    let mut horizon = vec![i64::MIN; engines.len()];
     let mut lifecycle_initial = 0;
     let lifecycle_thread = match &config.lifecycle.topic {
         Some(topic) => {
@@ -279,8 +295,10 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
             let timeout = Duration::from_secs(config.lifecycle.catch_up_timeout_secs);
             let initial = catch_up(&mut lifecycle_rx, caught_up_rx, timeout, &shutdown).await;
             lifecycle_initial = initial.len() as u64;
-            for (p, h) in pipelines.iter_mut().zip(&mut horizon) {
+            for h in &mut horizon {
                 *h = initial.iter().map(|r| r.time_ms).max().unwrap_or(i64::MIN);
+            }
+            for p in pipelines.iter_mut().flatten() {
                 p.schedule_lifecycle(initial.clone());
             }
             Some(handle)
@@ -297,8 +315,21 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
             .context("creating the consumer")?,
     );
     let steering = Arc::new(Steering::default());
-    let capacity = config.daemon.buffer_messages.div_ceil(consumer::BATCH_MESSAGES).max(1);
-    let (fetched_tx, fetched_rx) = mpsc::channel(capacity);
+    // The fetched-message buffer, in batches, shared out among the workers' queues.
+    let capacity = config.daemon.buffer_messages.div_ceil(consumer::BATCH_MESSAGES).div_ceil(shards.len()).max(1);
+    let (fetched_tx, fetched_rxs, lifecycle_rxs) = if shards.len() == 1 {
+        // One worker: the consumer hands it batches directly.
+        let (tx, rx) = mpsc::channel(capacity);
+        (tx, vec![rx], vec![lifecycle_rx])
+    } else {
+        let (worker_inputs, fetched_rxs): (Vec<_>, Vec<_>) = (0..shards.len()).map(|_| mpsc::channel(capacity)).unzip();
+        let (fetched_tx, fetched_rx) = mpsc::channel(1);
+        tokio::spawn(shards::route(fetched_rx, worker_inputs, shards));
+        let (lifecycle_txs, lifecycle_rxs): (Vec<_>, Vec<_>) =
+            (0..shards.len()).map(|_| mpsc::channel(LIFECYCLE_QUEUE)).unzip();
+        tokio::spawn(shards::fan_out(lifecycle_rx, lifecycle_txs));
+        (fetched_tx, fetched_rxs, lifecycle_rxs)
+    };
     let consumer_thread = consumer::spawn(consumer.clone(), topics.clone(), fetched_tx, steering.clone())?;
     let shutdown_started = Arc::new(std::sync::OnceLock::new());
     {
@@ -314,34 +345,60 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let file = match &config.alerts.file {
         // Sized so that every delivery in flight fits: the worker never waits on it.
         Some(path) => Some(
-            sinks::FileSink::spawn(path, config.daemon.max_in_flight + consumer::BATCH_MESSAGES, metrics.clone())
-                .with_context(|| format!("opening the alerts file {}", path.display()))?,
+            sinks::FileSink::spawn(
+                path,
+                config.daemon.max_in_flight + consumer::BATCH_MESSAGES,
+                shards,
+                metrics.clone(),
+            )
+            .with_context(|| format!("opening the alerts file {}", path.display()))?,
         ),
         None => None,
     };
-    let (file_tx, file_acks, file_thread) = match file {
-        Some(f) => (Some(f.tx), Some(f.acks), Some(f.join)),
-        None => (None, None, None),
+    let (file_tx, mut file_acks, file_thread) = match file {
+        Some(f) => (Some(f.tx), f.acks.into_iter().map(Some).collect(), Some(f.join)),
+        None => (None, (0..shards.len()).map(|_| None).collect::<Vec<_>>(), None),
     };
-    let worker = worker::Worker::new(worker::WorkerParts {
-        pipelines,
-        topics: topics.clone(),
-        consumer,
-        producer: producer.clone(),
-        alerts_topic: config.alerts.topic.as_deref().map(Arc::from),
-        dead_letter_topic: config.dead_letter.topic.as_deref().map(Arc::from),
-        dead_letter_max_bytes: config.dead_letter.max_payload_bytes,
-        file: file_tx,
-        file_acks,
-        product: Product { instance: config.alerts.instance.clone(), ..Product::default() },
-        max_in_flight: config.daemon.max_in_flight,
-        lifecycle_horizon: horizon,
-        lifecycle_initial,
-        metrics,
-    });
     // Three quarters of the deadline for draining; the rest for committing and closing.
     let timeout = Duration::from_secs(config.daemon.shutdown_timeout_secs);
-    let totals = worker.run(fetched_rx, lifecycle_rx, shutdown.clone(), timeout.mul_f64(0.75)).await;
+    let latency = Arc::new(Mutex::new(latency::Latencies::default()));
+    let alerts_topic: Option<Arc<str>> = config.alerts.topic.as_deref().map(Arc::from);
+    let dead_letter_topic: Option<Arc<str>> = config.dead_letter.topic.as_deref().map(Arc::from);
+    let mut workers = tokio::task::JoinSet::new();
+    for (shard, ((pipelines, input), lifecycle)) in
+        pipelines.into_iter().zip(fetched_rxs).zip(lifecycle_rxs).enumerate()
+    {
+        let worker = worker::Worker::new(worker::WorkerParts {
+            shard,
+            latency: latency.clone(),
+            pipelines,
+            topics: topics.clone(),
+            consumer: consumer.clone(),
+            producer: producer.clone(),
+            alerts_topic: alerts_topic.clone(),
+            dead_letter_topic: dead_letter_topic.clone(),
+            dead_letter_max_bytes: config.dead_letter.max_payload_bytes,
+            file: file_tx.clone(),
+            file_acks: file_acks[shard].take(),
+            product: Product { instance: config.alerts.instance.clone(), ..Product::default() },
+            max_in_flight: config.daemon.max_in_flight.div_ceil(shards.len()),
+            lifecycle_horizon: horizon.clone(),
+            lifecycle_initial,
+            metrics: metrics.clone(),
+        });
+        workers.spawn(worker.run(input, lifecycle, shutdown.clone(), timeout.mul_f64(0.75)));
+    }
+    drop((consumer, file_tx));
+    let mut totals = worker::Totals::default();
+    while let Some(done) = workers.join_next().await {
+        match done {
+            Ok(t) => totals.merge(&t),
+            Err(e) => {
+                tracing::error!(error = %e, "a scoring worker failed");
+                shutdown.trigger_failure("a scoring worker failed");
+            }
+        }
+    }
 
     // The worker has stored its last offsets (and dropped its consumer handle): commit, leave.
     steering.close.store(true, Ordering::Release);

@@ -15,6 +15,22 @@ pub const QUANTILES: [(f64, &str); 4] = [(0.5, "0.5"), (0.9, "0.9"), (0.99, "0.9
 /// Closed intervals kept: six 10-second gauge refreshes, one minute.
 const INTERVALS: usize = 6;
 
+/// The daemon's two latency windows, shared by the scoring workers (each records once per batch
+/// under the lock; the first worker publishes).
+#[derive(Debug)]
+pub struct Latencies {
+    /// Processing time per message, ns, up to a minute.
+    pub processing: Window,
+    /// Kafka timestamp to scored, ms, up to a day.
+    pub end_to_end: Window,
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies { processing: Window::new(60_000_000_000, 1e-9), end_to_end: Window::new(86_400_000, 1e-3) }
+    }
+}
+
 /// One latency's sliding window of hdrhistograms, values in `unit` seconds.
 #[derive(Debug)]
 pub struct Window {

@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 use super::events::{FileSinkFailed, InternalEvent};
 use super::metrics::Metrics;
 use super::offsets::Origin;
+use super::shards::Shards;
 
 /// Most lines written between two flushes of the alerts file.
 const FILE_BATCH: usize = 1024;
@@ -178,22 +179,23 @@ impl Future for InFlight {
 pub struct FileSink {
     /// Lines to write.
     pub tx: mpsc::Sender<(Vec<u8>, Origin)>,
-    /// Acknowledgements, in batches.
-    pub acks: mpsc::Receiver<Vec<Origin>>,
+    /// Acknowledgements, in batches, one queue per scoring worker.
+    pub acks: Vec<mpsc::Receiver<Vec<Origin>>>,
     /// The thread.
     pub join: JoinHandle<()>,
 }
 
 impl FileSink {
-    /// Opens `path` for appending (`-` is standard output) and starts the writer thread.
-    pub fn spawn(path: &Path, capacity: usize, metrics: Arc<Metrics>) -> io::Result<FileSink> {
+    /// Opens `path` for appending (`-` is standard output) and starts the writer thread, which
+    /// acknowledges each line to the worker that owns its origin's partition.
+    pub fn spawn(path: &Path, capacity: usize, shards: Shards, metrics: Arc<Metrics>) -> io::Result<FileSink> {
         let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
             Box::new(io::stdout())
         } else {
             Box::new(OpenOptions::new().create(true).append(true).open(path)?)
         };
         let (tx, mut rx) = mpsc::channel::<(Vec<u8>, Origin)>(capacity.max(1));
-        let (ack_tx, acks) = mpsc::channel(capacity.max(1));
+        let (ack_txs, acks): (Vec<_>, Vec<_>) = (0..shards.len()).map(|_| mpsc::channel(capacity.max(1))).unzip();
         let join = std::thread::Builder::new().name("credence-alerts-file".into()).spawn(move || {
             let mut out = io::BufWriter::with_capacity(1 << 16, out);
             let mut batch = Vec::with_capacity(FILE_BATCH);
@@ -210,8 +212,17 @@ impl FileSink {
                     FileSinkFailed { error: &e, metrics: &metrics }.emit();
                     std::thread::sleep(FILE_RETRY);
                 }
-                let origins: Vec<Origin> = batch.drain(..).map(|(_, o)| o).collect();
-                if ack_tx.blocking_send(origins).is_err() {
+                let mut origins: Vec<Vec<Origin>> = vec![Vec::new(); shards.len()];
+                for (_, o) in batch.drain(..) {
+                    origins[shards.of(o.topic, o.partition)].push(o);
+                }
+                for (tx, o) in ack_txs.iter().zip(origins) {
+                    // A worker gone is shutting down: its acknowledgements no longer matter.
+                    if !o.is_empty() {
+                        let _ = tx.blocking_send(o);
+                    }
+                }
+                if ack_txs.iter().all(mpsc::Sender::is_closed) {
                     break;
                 }
             }

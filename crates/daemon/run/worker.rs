@@ -1,5 +1,6 @@
-//! The worker task: owns the pipelines (one per input), the offset tracker and the in-flight
-//! deliveries. One `select! { biased; … }` loop: shutdown first, then acknowledgements (so
+//! A scoring worker task: owns its pipelines (one per input, over engines shared with the other
+//! workers), the offset tracker of its partitions and its in-flight deliveries (see
+//! [`super::shards`]); the first worker also refreshes the shared gauges. One `select! { biased; … }` loop: shutdown first, then acknowledgements (so
 //! completions drain before new input), then lifecycle records, then fetched messages, taken
 //! only while fewer than `max_in_flight` deliveries are unacknowledged. When it stops taking
 //! messages, the consumer thread's queue fills and the consumer pauses: that is the backpressure.
@@ -8,7 +9,7 @@
 //! [`super::consumer::BATCH_MESSAGES`] messages is processed between two awaits.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use credence_event::lifecycle::LifecycleEvent;
@@ -29,7 +30,7 @@ use super::events::{
     DELIVERY_FAILED_EVERY,
 };
 use super::kafka::AlertProducer;
-use super::latency::Window;
+use super::latency::Latencies;
 use super::metrics::Metrics;
 use super::offsets::{Offsets, Origin, PartitionKey};
 use super::shutdown::Shutdown;
@@ -64,8 +65,25 @@ pub struct Totals {
     pub unacked: usize,
 }
 
+impl Totals {
+    /// Adds another worker's totals (lifecycle records reach every worker: counted once).
+    pub fn merge(&mut self, other: &Totals) {
+        self.messages += other.messages;
+        self.events += other.events;
+        self.findings += other.findings;
+        self.dead_letters += other.dead_letters;
+        self.lifecycle = self.lifecycle.max(other.lifecycle);
+        self.stale += other.stale;
+        self.unacked += other.unacked;
+    }
+}
+
 /// What the worker is built from.
 pub struct WorkerParts {
+    /// This worker's index; worker 0 refreshes the gauges.
+    pub shard: usize,
+    /// Latency windows shared by the workers.
+    pub latency: Arc<Mutex<Latencies>>,
     /// One pipeline per input, in input order.
     pub pipelines: Vec<Pipeline>,
     /// Input topics.
@@ -111,12 +129,10 @@ pub struct Worker {
     failure_log: (Option<Instant>, u64),
     /// Evictions (capacity, idle) already counted.
     evicted: (u64, u64),
-    /// Processing time of the last minute, ns.
-    processing: Window,
-    /// Kafka timestamp to scored, of the last minute, ms.
-    end_to_end: Window,
     /// Kafka timestamps of the batch being processed, ms.
     batch_timestamps: Vec<i64>,
+    /// Processing time of each message of the batch being processed, ns.
+    batch_processing: Vec<u64>,
 }
 
 impl std::fmt::Debug for WorkerParts {
@@ -151,10 +167,8 @@ impl Worker {
             advanced: Vec::new(),
             failure_log: (None, 0),
             evicted: (0, 0),
-            // Up to a minute in ns; up to a day in ms.
-            processing: Window::new(60_000_000_000, 1e-9),
-            end_to_end: Window::new(86_400_000, 1e-3),
             batch_timestamps: Vec::new(),
+            batch_processing: Vec::new(),
         }
     }
 
@@ -229,11 +243,18 @@ impl Worker {
         self.totals
     }
 
-    /// Baselines held, by state, evictions and latency quantiles, every [`GAUGES_EVERY`].
+    /// Baselines held, by state, evictions and latency quantiles, every [`GAUGES_EVERY`]: by the
+    /// first worker, for all (the engines are shared).
     fn refresh_gauges(&mut self) {
+        if self.parts.shard != 0 {
+            return;
+        }
         let m = &self.parts.metrics;
-        self.processing.publish(&m.processing_quantiles);
-        self.end_to_end.publish(&m.end_to_end_quantiles);
+        {
+            let mut latency = self.parts.latency.lock().unwrap_or_else(|e| e.into_inner());
+            latency.processing.publish(&m.processing_quantiles);
+            latency.end_to_end.publish(&m.end_to_end_quantiles);
+        }
         let wall_ms =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let (mut active, mut capacity, mut idle) = (0usize, 0u64, 0u64);
@@ -283,12 +304,17 @@ impl Worker {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let histogram = &self.parts.metrics.end_to_end;
+        let mut latency = self.parts.latency.lock().unwrap_or_else(|e| e.into_inner());
         for t in timestamps.drain(..) {
             // A producer clock ahead of ours counts as no delay.
             let age_ms = now_ms.saturating_sub(t).max(0);
             histogram.observe(age_ms as f64 / 1000.0);
-            self.end_to_end.record(age_ms as u64);
+            latency.end_to_end.record(age_ms as u64);
         }
+        for ns in self.batch_processing.drain(..) {
+            latency.processing.record(ns);
+        }
+        drop(latency);
         self.batch_timestamps = timestamps;
     }
 
@@ -305,7 +331,7 @@ impl Worker {
         let mut errors = 0u32;
         let metrics = &*self.parts.metrics;
         let pipeline = &mut self.parts.pipelines[input];
-        let (events_before, scored_before) = (pipeline.summary().events, scored(pipeline));
+        let (events_before, scored_before) = (pipeline.summary().events, pipeline.summary().scored);
         let started = Instant::now();
         pipeline.process_at(&r.payload, r.timestamp_ms, &mut |o| match o {
             Output::Finding(u) => findings.push(u),
@@ -321,11 +347,11 @@ impl Worker {
         });
         let elapsed = started.elapsed();
         metrics.processing.observe(elapsed.as_secs_f64());
-        self.processing.record(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+        self.batch_processing.push(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
         let topic = &metrics.topics[usize::from(r.topic)];
         topic.consumed.inc();
         topic.decoded.inc_by(pipeline.summary().events - events_before);
-        topic.scored.inc_by(scored(pipeline).saturating_sub(scored_before));
+        topic.scored.inc_by(pipeline.summary().scored - scored_before);
         let mut deliveries = 0;
         for u in findings.drain(..) {
             deliveries += self.publish(origin, &u);
@@ -498,11 +524,6 @@ impl Worker {
             debug!(error = %e, "storing offsets failed");
         }
     }
-}
-
-/// Events an input's engine has scored.
-fn scored(p: &Pipeline) -> u64 {
-    p.engine().counters().scored.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 async fn recv_acks(rx: &mut Option<mpsc::Receiver<Vec<Origin>>>) -> Option<Vec<Origin>> {

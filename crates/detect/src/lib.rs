@@ -295,6 +295,9 @@ impl Engine {
         let t = to_secs(ev.time_ms);
         let mut b = self.baselines.entry(ev.credential.as_u128()).or_insert_with(|| Box::new(Baseline::new(t)));
         let next = match ev.action {
+            // A creation older than the retirement in force (a record applied late, or again)
+            // cannot bring the credential back.
+            LifecycleAction::Created if b.state.is_retired() && t < b.state_since => b.state,
             LifecycleAction::Created => {
                 if b.events == 0 {
                     b.first_seen = t;
@@ -419,5 +422,28 @@ mod tests {
         let b = engine.baseline(e.subject).unwrap();
         assert_eq!(b.events, 1, "clocks and counters advance");
         assert!(b.ops.is_empty(), "but a never-learn event teaches no profile");
+    }
+
+    /// Pipelines sharing an engine each apply the lifecycle log as their own events reach it, so
+    /// a record can arrive after a later one: a stale creation must not undo a revocation.
+    #[test]
+    fn a_creation_applied_after_a_later_revocation_does_not_undo_it() {
+        use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
+        let engine = Engine::new(DetectConfig::default(), KeySpace::new([5; 16]));
+        let credential = Pseudonymizer::insecure_demo().credential("k");
+        let record = |time_ms, action| LifecycleEvent { time_ms, credential, action, reason: None };
+        let state = || engine.baseline(credential).map(|b| b.state);
+        for r in [
+            record(T0, LifecycleAction::Created),
+            record(T0 + 60_000, LifecycleAction::Revoked),
+            // Another pipeline reaching the same log.
+            record(T0, LifecycleAction::Created),
+        ] {
+            engine.apply_lifecycle(&r);
+        }
+        assert_eq!(state(), Some(CredentialState::Revoked));
+        // A creation after the revocation (the identifier reissued) still applies.
+        engine.apply_lifecycle(&record(T0 + 120_000, LifecycleAction::Created));
+        assert_eq!(state(), Some(CredentialState::New));
     }
 }

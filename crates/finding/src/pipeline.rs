@@ -2,6 +2,7 @@
 //! learn, fold into findings. No I/O here: callers feed bytes in and take findings out.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use crate::{Activity, Aggregator, Finding, FindingUpdate};
 use credence_detect::{Detector, Engine, LearnPolicy, Severity};
@@ -30,8 +31,10 @@ pub enum Output<'a> {
 pub struct Summary {
     /// Messages read.
     pub messages: u64,
-    /// Events decoded and scored.
+    /// Events decoded.
     pub events: u64,
+    /// Events scored (every decoded event is).
+    pub scored: u64,
     /// Lifecycle records applied.
     pub lifecycle: u64,
     /// Decode errors by type.
@@ -58,11 +61,13 @@ impl Summary {
     }
 }
 
-/// Decoder, engine and aggregator for one stream.
+/// Decoder, engine and aggregator for one stream. Several pipelines may share one engine (the
+/// daemon's scoring workers, each with the partitions it was given): baselines are then judged
+/// and taught by whichever pipeline sees the credential's event.
 #[derive(Debug)]
 pub struct Pipeline {
     decoder: Decoder,
-    engine: Engine,
+    engine: Arc<Engine>,
     aggregator: Aggregator,
     summary: Summary,
     latest_ms: i64,
@@ -73,8 +78,13 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline.
+    /// A pipeline with an engine of its own.
     pub fn new(decoder: Decoder, engine: Engine, aggregator: Aggregator) -> Pipeline {
+        Pipeline::sharing(decoder, Arc::new(engine), aggregator)
+    }
+
+    /// A pipeline over an engine other pipelines may use too.
+    pub fn sharing(decoder: Decoder, engine: Arc<Engine>, aggregator: Aggregator) -> Pipeline {
         Pipeline {
             decoder,
             engine,
@@ -135,6 +145,7 @@ impl Pipeline {
                 Some((a, b)) => (a.min(event.time_ms), b.max(event.time_ms)),
             });
             let verdict = self.engine.process(event, LearnPolicy::Default);
+            self.summary.scored += 1;
             if verdict.is_alert() {
                 if let Some(update) = self.aggregator.observe(event, &verdict) {
                     match update.activity {
