@@ -424,8 +424,31 @@ mod tests {
         assert!(b.ops.is_empty(), "but a never-learn event teaches no profile");
     }
 
-    /// Pipelines sharing an engine each apply the lifecycle log as their own events reach it, so
-    /// a record can arrive after a later one: a stale creation must not undo a revocation.
+    /// Partitions are consumed at their own pace, so a use from before a revocation can arrive
+    /// after it: only uses at or after the revocation are ghosts.
+    #[test]
+    fn only_uses_after_the_revocation_are_ghost_uses() {
+        use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
+        let engine = Engine::new(DetectConfig::default(), KeySpace::new([6; 16]));
+        let credential = Pseudonymizer::insecure_demo().credential("k");
+        let revoked_at = T0 + 3_600_000;
+        engine.apply_lifecycle(&LifecycleEvent {
+            time_ms: revoked_at,
+            credential,
+            action: LifecycleAction::Revoked,
+            reason: None,
+        });
+        let ghost = |t| {
+            let v = engine.process(&Event::new(t, credential, "op"), LearnPolicy::Default);
+            v.signals.iter().any(|s| s.detector == Detector::GhostCredential)
+        };
+        assert!(ghost(revoked_at + 60_000), "a use after the revocation");
+        assert!(!ghost(revoked_at - 60_000), "a use from before it, arriving late");
+        assert!(ghost(revoked_at), "a use at the revocation's own time");
+    }
+
+    /// A lifecycle record can be applied after a later one (the log read again after a restart,
+    /// records out of order): a stale creation must not undo a revocation.
     #[test]
     fn a_creation_applied_after_a_later_revocation_does_not_undo_it() {
         use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};

@@ -245,6 +245,11 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
 
 fn ghost(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Signal>) {
     let (state, since) = ctx.credential_state.unwrap_or((b.state, b.state_since));
+    // A use from before the retirement that arrives after it (another partition behind in a
+    // backlog, a late delivery) is not a ghost: the credential was still valid then.
+    if state.is_retired() && obs.t < since {
+        return;
+    }
     let outcome = obs.event.outcome;
     let accepted = !outcome.is_access_failure();
     let (score, what) = match state {
