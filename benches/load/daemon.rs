@@ -24,7 +24,8 @@ pub struct Topics {
 
 /// The daemon's configuration: defaults everywhere except the topics, a short commit interval,
 /// the admin port (a free one) and the consumer settings shared with the bare consumer.
-pub fn config(bootstrap: &str, t: &Topics, consumer_options: &[(String, String)]) -> String {
+/// `scoring_workers` 0 is the daemon's default (one per core).
+pub fn config(bootstrap: &str, t: &Topics, consumer_options: &[(String, String)], scoring_workers: usize) -> String {
     let options: String = consumer_options.iter().map(|(k, v)| format!("{k:?} = {v:?}\n")).collect::<Vec<_>>().concat();
     format!(
         r#"[kafka]
@@ -54,6 +55,9 @@ level = "info"
 
 [admin]
 listen_addr = "127.0.0.1:0"
+
+[daemon]
+scoring_workers = {scoring_workers}
 "#,
         group = t.group,
         input = t.input,

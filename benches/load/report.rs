@@ -236,6 +236,18 @@ impl Report {
                 "{:<34}{:>14.2} (of the best bare run; {:.2} of their mean)",
                 "ratio credence run / bare", k.ratio_to_best_bare, k.ratio_to_mean_bare
             );
+            if let Some(one) = &k.one_worker {
+                let _ = writeln!(
+                    o,
+                    "{:<34}{:>14} events/s CPU {:.2} s per M   (the default, one per core: {:.2}x); findings {} (default {})",
+                    "credence run, one scoring worker",
+                    n(one.per_sec),
+                    one.cpu_secs_per_million,
+                    one.speedup_of_default,
+                    one.findings,
+                    d.findings
+                );
+            }
             let threads: Vec<String> = d.threads.iter().map(|(t, c)| format!("{t} {c:.2}")).collect();
             let _ = writeln!(o, "{:<34}{}", "  daemon threads (cores used)", threads.join(", "));
             let _ = writeln!(o, "{:<34}{}", "processing at saturation (hdr)", quantiles(&d.processing, us));

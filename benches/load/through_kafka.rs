@@ -8,7 +8,9 @@
 //!    the daemon's measured rate while it consumes; its processing and end-to-end latency come
 //!    from its `/metrics` (hdrhistogram quantiles over the last minute, and the difference of the
 //!    Prometheus histograms before and after);
-//! 6. SIGTERM, clean exit.
+//! 6. SIGTERM, clean exit;
+//! 7. the backlog again with one scoring worker (a consumer group of its own): the daemon's
+//!    default (one worker per core) beside it shows what the workers add.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -137,6 +139,20 @@ pub struct KafkaRun {
     pub ratio_to_best_bare: f64,
     pub ratio_to_mean_bare: f64,
     pub live: Vec<Live>,
+    /// The same backlog scored by a daemon with one scoring worker (absent on a one-core
+    /// machine, where the default is one worker already).
+    pub one_worker: Option<OneWorker>,
+}
+
+/// The backlog through a daemon with `scoring_workers = 1`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OneWorker {
+    pub per_sec: f64,
+    pub cpu_secs_per_million: f64,
+    /// The default daemon's rate over this one.
+    pub speedup_of_default: f64,
+    /// Findings opened on the backlog.
+    pub findings: f64,
 }
 
 fn scored(s: &Scrape) -> u64 {
@@ -223,7 +239,7 @@ fn phases(setup: &Setup<'_>, stream: &Stream, t: &Topics, n: u64) -> anyhow::Res
     eprintln!("kafka: bare consumer {:.0} msgs/s; starting credence run", bare[0].per_sec);
 
     let started = Instant::now();
-    let mut d = Daemon::start(setup.binary, &setup.work.join("daemon"), &config(bs, t, opts))?;
+    let mut d = Daemon::start(setup.binary, &setup.work.join("daemon"), &config(bs, t, opts, 0))?;
     let s0 = d.scrape()?;
     for name in ["credence_event_processing_seconds_bucket", "credence_event_end_to_end_seconds_bucket"] {
         anyhow::ensure!(s0.has(name), "credence run does not export {name}");
@@ -283,6 +299,25 @@ fn phases(setup: &Setup<'_>, stream: &Stream, t: &Topics, n: u64) -> anyhow::Res
     }
     let peak = procfs::peak_rss(Some(d.pid()))?;
     d.stop(Duration::from_secs(30))?;
+    let one_worker = if std::thread::available_parallelism().map_or(1, usize::from) > 1 {
+        eprintln!("kafka: the backlog again, one scoring worker");
+        let t1 = Topics { group: format!("{}-one-worker", t.group), ..t.clone() };
+        let mut d1 = Daemon::start(setup.binary, &setup.work.join("daemon-1"), &config(bs, &t1, opts, 1))?;
+        let (first, last) = wait_scored(&mut d1, 0, n)?;
+        d1.stop(Duration::from_secs(30))?;
+        let secs = (last.at - first.at).as_secs_f64().max(1e-9);
+        let events = (scored(&last.scrape) - scored(&first.scrape)) as f64;
+        let one = events / secs;
+        eprintln!("kafka: one scoring worker {one:.0} events/s");
+        Some(OneWorker {
+            per_sec: one,
+            cpu_secs_per_million: (last.cpu - first.cpu) / (events / 1e6).max(1e-9),
+            speedup_of_default: per_sec / one,
+            findings: last.scrape.sum("credence_findings_raised_total"),
+        })
+    } else {
+        None
+    };
     let best = bare.iter().map(|b| b.per_sec).fold(0.0, f64::max);
     let mean = bare.iter().map(|b| b.per_sec).sum::<f64>() / bare.len() as f64;
     Ok(KafkaRun {
@@ -295,6 +330,7 @@ fn phases(setup: &Setup<'_>, stream: &Stream, t: &Topics, n: u64) -> anyhow::Res
         daemon,
         daemon_peak_rss_bytes: peak,
         live: lives,
+        one_worker,
     })
 }
 

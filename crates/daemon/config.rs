@@ -296,9 +296,10 @@ pub struct DaemonConfig {
     /// Tokio worker threads; 0 means one per core. Default 0.
     pub worker_threads: usize,
     /// Scoring workers: the assigned partitions are dealt among them (a partition always to the
-    /// same one, so its messages stay in order) and they score in parallel over shared
-    /// baselines. More than the partitions a pod is assigned leaves some idle. 0 means one per
-    /// core. Default 0.
+    /// same one, so its messages stay in order) and each scores its partitions' credentials
+    /// with baselines of its own, in parallel (`detect.max_credentials`, the pod's bound, is
+    /// shared out among them). More than the partitions a pod is assigned leaves some idle.
+    /// 0 means one per core. Default 0.
     pub scoring_workers: usize,
 }
 

@@ -6,8 +6,8 @@
 //! - lifecycle thread ([`lifecycle`]): reads the whole lifecycle topic, outside the group.
 //! - router task ([`shards`]): deals the fetched messages to the scoring workers by partition.
 //! - scoring worker tasks ([`worker`], `daemon.scoring_workers` of them): each owns its pipelines
-//!   (decode, score, aggregate) over the shared engines (baselines), the offset tracker of its
-//!   partitions and its in-flight deliveries; stores offsets.
+//!   (decode, score, aggregate) and their engines (the baselines of its partitions' credentials),
+//!   the offset tracker of its partitions and its in-flight deliveries; stores offsets.
 //! - alerts-file thread ([`sinks`]): writes and flushes findings, then acknowledges them.
 //! - librdkafka's own threads, including the producer's delivery-report poller.
 //! - admin task ([`admin`]): `/metrics`, `/healthz`, `/readyz` on `admin.listen_addr`, from the
@@ -252,22 +252,28 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     kafka::check_topics(&producer, &config, &shutdown).await?;
 
     let window_ms = config.alerts.finding_window_secs.saturating_mul(1000) as i64;
-    // One engine per input, shared by the scoring workers; each worker has its own pipelines.
+    // Each scoring worker has an engine per input of its own, over the credentials of its
+    // partitions (inputs are keyed by credential, as scaling out across pods needs too): no
+    // baseline is shared, so the workers never contend, and `max_credentials`, the pod's bound,
+    // is shared out among them.
     let shards = shards::Shards::new(config.daemon.scoring_workers());
-    let engines: Vec<(Arc<Engine>, credence_event::Decoder)> = inputs
-        .into_iter()
-        .map(|input| {
-            let keys = credence_detect::KeySpace::from_pseudonymizer(&pseudonymizer);
-            (Arc::new(Engine::new(config.detect.clone(), keys)), input.decoder)
-        })
-        .collect();
+    let detect = credence_detect::DetectConfig {
+        max_credentials: config.detect.max_credentials.div_ceil(shards.len()).max(1),
+        ..config.detect.clone()
+    };
+    let decoders: Vec<credence_event::Decoder> = inputs.into_iter().map(|input| input.decoder).collect();
+    let mut engines = Vec::new();
     let mut pipelines: Vec<Vec<Pipeline>> = (0..shards.len())
         .map(|_| {
-            engines
+            decoders
                 .iter()
-                .map(|(engine, decoder)| {
+                .enumerate()
+                .map(|(input, decoder)| {
+                    let keys = credence_detect::KeySpace::from_pseudonymizer(&pseudonymizer);
+                    let engine = Arc::new(Engine::new(detect.clone(), keys));
+                    engines.push((input, engine.clone()));
                     let aggregator = Aggregator::new(window_ms, config.alerts.min_severity);
-                    Pipeline::sharing(decoder.clone(), engine.clone(), aggregator)
+                    Pipeline::sharing(decoder.clone(), engine, aggregator)
                 })
                 .collect()
         })
@@ -276,7 +282,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     // Lifecycle first: every known revocation is queued before the first event is scored.
     let (lifecycle_tx, mut lifecycle_rx) = mpsc::channel(LIFECYCLE_QUEUE);
     let lifecycle_stop = Arc::new(AtomicBool::new(false));
-    let mut horizon = vec![i64::MIN; engines.len()];
+    let mut horizon = vec![i64::MIN; decoders.len()];
     let mut lifecycle_initial = 0;
     let lifecycle_thread = match &config.lifecycle.topic {
         Some(topic) => {
@@ -384,6 +390,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
             max_in_flight: config.daemon.max_in_flight.div_ceil(shards.len()),
             lifecycle_horizon: horizon.clone(),
             lifecycle_initial,
+            gauge_engines: if shard == 0 { engines.clone() } else { Vec::new() },
             metrics: metrics.clone(),
         });
         workers.spawn(worker.run(input, lifecycle, shutdown.clone(), timeout.mul_f64(0.75)));

@@ -1,7 +1,8 @@
 //! Scoring workers: the assigned partitions are dealt among `daemon.scoring_workers` workers, each
-//! with its own decoders, aggregators, offsets and deliveries, over engines (baselines) shared by
-//! all. A partition always goes to the same worker, so its messages are scored in order and its
-//! offsets are stored by one owner.
+//! with its own decoders, engines (baselines), aggregators, offsets and deliveries. A partition
+//! always goes to the same worker, so its messages are scored in order, its credentials' baselines
+//! live in one engine (inputs are keyed by credential) and its offsets are stored by one owner:
+//! inside a pod, the workers divide the partitions as pods divide them across the group.
 //!
 //! The router task sits between the consumer thread and the workers: it splits each batch by
 //! partition and hands revocations to every worker after the batches before them. When a worker's
@@ -62,8 +63,8 @@ pub async fn route(mut input: mpsc::Receiver<Fetched>, workers: Vec<mpsc::Sender
     }
 }
 
-/// Copies every lifecycle record to every worker (each applies it as its own events reach the
-/// record's time), until the lifecycle reader's queue closes.
+/// Copies every lifecycle record to every worker (each applies it to its engines as its own events
+/// reach the record's time), until the lifecycle reader's queue closes.
 pub async fn fan_out(
     mut input: mpsc::Receiver<LifecycleEvent<'static>>,
     workers: Vec<mpsc::Sender<LifecycleEvent<'static>>>,

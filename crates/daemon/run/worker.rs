@@ -1,6 +1,6 @@
-//! A scoring worker task: owns its pipelines (one per input, over engines shared with the other
-//! workers), the offset tracker of its partitions and its in-flight deliveries (see
-//! [`super::shards`]); the first worker also refreshes the shared gauges. One `select! { biased; … }` loop: shutdown first, then acknowledgements (so
+//! A scoring worker task: owns its pipelines (one per input, each with its engine: the baselines
+//! of its partitions' credentials), the offset tracker of its partitions and its in-flight
+//! deliveries (see [`super::shards`]); the first worker also refreshes the pod's gauges. One `select! { biased; … }` loop: shutdown first, then acknowledgements (so
 //! completions drain before new input), then lifecycle records, then fetched messages, taken
 //! only while fewer than `max_in_flight` deliveries are unacknowledged. When it stops taking
 //! messages, the consumer thread's queue fills and the consumer pauses: that is the backpressure.
@@ -110,6 +110,8 @@ pub struct WorkerParts {
     pub lifecycle_horizon: Vec<i64>,
     /// Lifecycle records queued before the worker started (the catch-up).
     pub lifecycle_initial: u64,
+    /// Worker 0: every worker's engines, with their input, for the baseline gauges.
+    pub gauge_engines: Vec<(usize, Arc<credence_detect::Engine>)>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
 }
@@ -259,14 +261,13 @@ impl Worker {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let (mut active, mut capacity, mut idle) = (0usize, 0u64, 0u64);
         let mut states = Vec::new();
-        for p in &self.parts.pipelines {
-            let engine = p.engine();
+        for (input, engine) in &self.parts.gauge_engines {
             active += engine.len();
             let c = engine.counters();
             capacity += c.evicted_capacity.load(std::sync::atomic::Ordering::Relaxed);
             idle += c.evicted_idle.load(std::sync::atomic::Ordering::Relaxed);
-            // States as of the input's own clock: its latest event time.
-            let now_ms = p.summary().time_range.map_or(wall_ms, |(_, last)| last);
+            // States as of the input's own clock: the latest event time this worker saw of it.
+            let now_ms = self.parts.pipelines[*input].summary().time_range.map_or(wall_ms, |(_, last)| last);
             states.extend(engine.states(now_ms));
         }
         m.baselines_active.set(active as i64);
