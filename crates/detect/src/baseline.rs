@@ -36,6 +36,12 @@ const OP_VOLUME_ALPHA: f32 = 0.05;
 /// Largest move of an operation's typical size per response, ln(1 + bytes) in thousandths (1%
 /// of a size): a changed size is learned within about a hundred responses, not twenty.
 const OP_VOLUME_STEP: f32 = 10.0;
+/// How far behind the subject's latest event an event may be and still count as in order, seconds.
+/// Later than that (a partition behind the others while a backlog is caught up, a CloudTrail
+/// delivery file arriving late) it is scored and learned only where order does not matter: it
+/// neither joins nor breaks the windows, the rate, the travel and concurrency tracking, which are
+/// about the present.
+pub const LATE_AFTER_SECS: u32 = 300;
 /// Smoothing of per-window aggregates: about 50 windows of memory.
 const WINDOW_ALPHA: f32 = 0.02;
 
@@ -464,6 +470,12 @@ impl Baseline {
         (shift, shift / (self.residual.sd(0.3) / recent.n.sqrt()))
     }
 
+    /// Whether an event at `t` arrives late: [`LATE_AFTER_SECS`] or more behind the latest event
+    /// learned.
+    pub fn is_late(&self, t: u32) -> bool {
+        self.events > 0 && t.saturating_add(LATE_AFTER_SECS) <= self.last_seen
+    }
+
     /// How far the baseline is from maturity, 0–1 (events and age both count).
     pub fn maturity(&self, cfg: &DetectConfig, now: u32) -> f32 {
         let by_events = self.events as f32 / cfg.mature_events.max(1) as f32;
@@ -519,6 +531,18 @@ impl Baseline {
             self.peer = p;
         }
 
+        if let Some(x) = obs.ln_bytes {
+            self.volume.update(x, VOLUME_ALPHA, w);
+        }
+        if let (Some(x), true) = (excess, obs.event.bytes_out.is_some()) {
+            self.residual.update(x.0, VOLUME_ALPHA, w);
+        }
+        if self.is_late(t) {
+            // Order-free profiles only (above); the present is left as it is.
+            self.events = self.events.saturating_add(1);
+            return;
+        }
+
         // Request rate per active minute.
         let minute = t / 60;
         if minute != self.minute {
@@ -529,10 +553,6 @@ impl Baseline {
             self.minute_count = 0;
         }
         self.minute_count += 1;
-
-        if let Some(x) = obs.ln_bytes {
-            self.volume.update(x, VOLUME_ALPHA, w);
-        }
 
         // Short window: fold the closed one into its statistics, then add this event.
         if !self.short.contains(t, cfg.short_window_secs) {
@@ -551,7 +571,6 @@ impl Baseline {
         }
         self.short.add(obs);
         if let (Some(b), Some(x)) = (obs.event.bytes_out, excess) {
-            self.residual.update(x.0, VOLUME_ALPHA, w);
             self.recent = self.recent.at(t, cfg.long_window_secs, Some((b, x)));
         }
 
@@ -619,6 +638,35 @@ mod tests {
         // A lasting change is learned in time.
         let excess = (540..1_000).map(|i| learn(i, 50_000)).last().unwrap_or_default();
         assert!(excess.abs() < 0.05, "excess {excess}");
+    }
+
+    #[test]
+    fn a_late_event_teaches_profiles_but_leaves_the_present_alone() {
+        let cfg = DetectConfig::default();
+        let ks = KeySpace::new([3; 16]);
+        let t0 = 1_000_000_000_000;
+        let event = |t: i64, op: &'static str, lat: f32| {
+            let mut e = Event::new(t, Pseudonym::default(), op);
+            e.origin.geo = Some(GeoPoint { lat, lon: 0.0 });
+            e.bytes_out = Some(1_000);
+            e
+        };
+        let mut b = Baseline::default();
+        for i in 0..10 {
+            let e = event(t0 + i * 60_000, "GetObject", 10.0);
+            b.learn(&Observation::new(&e, &ks), 1.0, false, &cfg);
+        }
+        let (present, short, recent) = (b.whereabouts, b.short, b.recent);
+        // An hour old, from elsewhere, with an operation never seen: arrives now.
+        let late = event(t0 - 3_600_000, "ListBuckets", -30.0);
+        let obs = Observation::new(&late, &ks);
+        assert!(b.is_late(obs.t));
+        b.learn(&obs, 1.0, false, &cfg);
+        assert_eq!((b.whereabouts, b.short, b.recent), (present, short, recent), "windows and whereabouts unchanged");
+        assert!(b.ops.slot_of(obs.op).is_some(), "the operation is learned");
+        assert_eq!(b.events, 11);
+        // A few seconds out of order is not late.
+        assert!(!b.is_late(obs.t + 3_600_000 + 540 - 5));
     }
 
     #[test]

@@ -213,11 +213,15 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     if established {
         unusual_hour(b, obs, &mut signals);
     }
-    travel(b, obs, cfg, &mut signals);
-    concurrency(b, obs, &mut signals);
-    rate(b, obs, ctx, &mut signals);
-    volume(b, obs, cfg, &mut signals);
-    window(b, obs, cfg, ctx.population.surge_factor(), &mut signals);
+    // The detectors of sequences and windows judge the present: a late event (see
+    // `LATE_AFTER_SECS`) is not compared with events that came after it.
+    if !b.is_late(t) {
+        travel(b, obs, cfg, &mut signals);
+        concurrency(b, obs, &mut signals);
+        rate(b, obs, ctx, &mut signals);
+        volume(b, obs, cfg, &mut signals);
+        window(b, obs, cfg, ctx.population.surge_factor(), &mut signals);
+    }
 
     // Without a trusted baseline, behavioural signals are only hints.
     if !nov.supported {
