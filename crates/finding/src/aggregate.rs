@@ -18,6 +18,11 @@ pub const DEFAULT_WINDOW_MS: i64 = 3_600_000;
 const MAX_RELATED: usize = 32;
 /// Most source samples kept per finding.
 const MAX_SOURCES: usize = 8;
+/// How far past a finding's window the stream's clock must be before the finding is closed by it.
+/// The clock is the latest event time of the whole stream, and parts of a stream run behind it
+/// (one partition behind another while a backlog is consumed, a late source): a finding whose own
+/// events lag keeps its identity as long as its own anomalies stay within the window.
+pub const CLOSE_GRACE_MS: i64 = 86_400_000;
 /// Most findings open at once; beyond it the least recently updated is closed early.
 const MAX_OPEN: usize = 100_000;
 
@@ -120,6 +125,9 @@ pub struct Aggregator {
     window_ms: i64,
     min_severity: Severity,
     open: HashMap<(u128, bool), Finding>,
+    /// Findings ended by their subject's own later anomaly (beyond the window), not yet handed
+    /// out by [`Aggregator::close_idle`].
+    ended: Vec<Finding>,
 }
 
 fn category_key(c: Category) -> bool {
@@ -130,7 +138,7 @@ impl Aggregator {
     /// An aggregator closing findings after `window_ms` without anomalies and reporting verdicts
     /// of at least `min_severity`.
     pub fn new(window_ms: i64, min_severity: Severity) -> Aggregator {
-        Aggregator { window_ms: window_ms.max(1), min_severity, open: HashMap::new() }
+        Aggregator { window_ms: window_ms.max(1), min_severity, open: HashMap::new(), ended: Vec::new() }
     }
 
     /// Findings open now.
@@ -151,10 +159,8 @@ impl Aggregator {
         let key = (event.subject.as_u128(), category_key(category));
         let now = event.time_ms;
         let window = self.window_ms;
-        if let Some(f) = self.open.get(&key) {
-            if now - f.last_ms > window {
-                self.open.remove(&key);
-            }
+        if self.open.get(&key).is_some_and(|f| now - f.last_ms > window) {
+            self.ended.extend(self.open.remove(&key));
         }
         if self.open.len() >= MAX_OPEN && !self.open.contains_key(&key) {
             self.evict_oldest();
@@ -222,21 +228,27 @@ impl Aggregator {
         Some(FindingUpdate { activity, finding: f.clone() })
     }
 
-    /// Closes findings idle for longer than the window as of `now_ms`; returns them.
+    /// Closes findings idle for longer than the window and [`CLOSE_GRACE_MS`] as of `now_ms`, the
+    /// stream's latest event time; returns them. (A finding's own later anomaly beyond the window
+    /// opens a new finding whether or not the old one was closed.)
     pub fn close_idle(&mut self, now_ms: i64) -> Vec<Finding> {
-        let window = self.window_ms;
+        let window = self.window_ms.saturating_add(CLOSE_GRACE_MS);
         let keys: Vec<_> = self.open.iter().filter(|(_, f)| now_ms - f.last_ms > window).map(|(k, _)| *k).collect();
-        keys.into_iter().filter_map(|k| self.open.remove(&k)).collect()
+        let mut closed = std::mem::take(&mut self.ended);
+        closed.extend(keys.into_iter().filter_map(|k| self.open.remove(&k)));
+        closed
     }
 
     /// Closes every open finding (end of a replay, shutdown).
     pub fn close_all(&mut self) -> Vec<Finding> {
-        self.open.drain().map(|(_, f)| f).collect()
+        let mut closed = std::mem::take(&mut self.ended);
+        closed.extend(self.open.drain().map(|(_, f)| f));
+        closed
     }
 
     fn evict_oldest(&mut self) {
         if let Some(k) = self.open.iter().min_by_key(|(_, f)| f.last_ms).map(|(k, _)| *k) {
-            self.open.remove(&k);
+            self.ended.extend(self.open.remove(&k));
         }
     }
 }
@@ -338,7 +350,28 @@ mod tests {
         assert_ne!(a.finding.uid, b.finding.uid);
         let mut again = Aggregator::new(60_000, Severity::Low);
         assert_eq!(again.observe(&Event::new(0, cred, "x"), &v).unwrap().finding.uid, a.finding.uid);
-        assert!(agg.close_idle(120_000 + 60_001).len() == 1);
+        // Closed by the stream's clock only after the grace for parts of the stream running behind.
+        // The first ended when the second opened; the second closes by the stream's clock only
+        // after the grace for parts of the stream running behind.
+        assert_eq!(agg.close_idle(120_000 + 60_001).iter().map(|f| &f.uid).collect::<Vec<_>>(), vec![&a.finding.uid]);
+        assert!(agg.close_idle(120_000 + 60_001).is_empty());
+        assert_eq!(agg.close_idle(120_000 + 60_001 + CLOSE_GRACE_MS).len(), 1);
+    }
+
+    /// A subject whose events lag the stream's clock (its partition behind the others) keeps one
+    /// finding while its own anomalies stay within the window.
+    #[test]
+    fn a_lagging_subject_keeps_its_finding_while_the_clock_runs_ahead() {
+        let cred = Pseudonymizer::insecure_demo().credential("lagging");
+        let mut agg = Aggregator::new(3_600_000, Severity::Low);
+        let v = verdict(Detector::SlowExfiltration, 70, Severity::Low);
+        let first = agg.observe(&Event::new(0, cred, "x"), &v).unwrap();
+        // Other partitions have moved the clock six hours on.
+        assert!(agg.close_idle(6 * 3_600_000).is_empty());
+        let v2 = verdict(Detector::Exfiltration, 80, Severity::Medium);
+        let next = agg.observe(&Event::new(600_000, cred, "x"), &v2).unwrap();
+        assert_eq!(next.activity, Activity::Update);
+        assert_eq!(next.finding.uid, first.finding.uid);
     }
 
     #[test]
