@@ -25,16 +25,24 @@ fn identity(v: &serde_json::Value) -> (String, String, Vec<String>) {
     (v["metadata"]["uid"].as_str().expect("uid").to_string(), v["severity"].to_string(), types)
 }
 
-/// End to end: a labelled simulator stream through Kafka. The daemon's alerts are exactly the findings of
-/// `credence replay` on the same stream (same uids, revisions, severities, detectors), they
-/// detect the same labelled incidents, are keyed by the pseudonymised credential, and are valid
-/// OCSF Detection Findings.
-#[test]
-fn end_to_end_alerts_match_replay() {
+/// A simulated stream through the daemon and through `credence replay`.
+struct Run {
+    dir: std::path::PathBuf,
+    events: usize,
+    /// The daemon's finding records.
+    alerts: Vec<Msg>,
+    /// `credence replay`'s on the same files.
+    reference: Vec<serde_json::Value>,
+}
+
+/// Simulates `credentials` over `days`, produces the stream keyed by credential to a topic of
+/// `partitions`, and runs it through a daemon with `env` and through `credence replay`.
+fn simulate_and_run(tag: &str, credentials: u32, days: u32, partitions: i32, env: &[(&str, &str)]) -> Run {
     let k = kafka();
-    let dir = std::env::temp_dir().join(unique("credence-e2e"));
+    let dir = std::env::temp_dir().join(unique(&format!("credence-{tag}")));
     let sim = Command::new(env!("CARGO_BIN_EXE_credence"))
-        .args(["simulate", "--credentials", "50", "--days", "6", "--incidents-per-kind", "1", "--seed", "7", "--out"])
+        .args(["simulate", "--credentials", &credentials.to_string(), "--days", &days.to_string()])
+        .args(["--incidents-per-kind", "1", "--seed", "7", "--out"])
         .arg(&dir)
         .output()
         .expect("credence simulate");
@@ -47,8 +55,7 @@ fn end_to_end_alerts_match_replay() {
         std::fs::read_to_string(&lifecycle_path).expect("lifecycle").lines().map(String::from).collect();
     assert!(events.len() > 10_000, "{}", events.len());
 
-    // One input partition: the daemon sees the file's order, so it must match replay exactly.
-    let t = TestTopics::create(&k.env, "e2e", 1);
+    let t = TestTopics::create(&k.env, tag, partitions);
     let mut items: Vec<stream::Item> = events
         .iter()
         .map(|l| {
@@ -60,37 +67,24 @@ fn end_to_end_alerts_match_replay() {
     io::produce_lines(&k.env.bootstrap, &t.lifecycle, &lifecycle);
     io::produce(&k.env.bootstrap, &t.input, &mut items, None);
 
-    let mut daemon = Daemon::start(&t.config(&k.env, ""), &[]);
-    let took = wait_until_consumed(&k.env, &mut daemon, &t, Duration::from_secs(120));
+    let mut daemon = Daemon::start(&t.config(&k.env, ""), env);
+    let took = wait_until_consumed(&k.env, &mut daemon, &t, Duration::from_secs(180));
     daemon.sigterm();
     assert!(daemon.wait_exit(Duration::from_secs(15)).is_some_and(|s| s.success()), "{}", daemon.logs());
     let rate = events.len() as f64 / took.as_secs_f64();
-    eprintln!("end to end: {} events in {took:?} ({rate:.0} events/s, debug build)", events.len());
-
+    eprintln!("{tag}: {} events in {took:?} ({rate:.0} events/s, debug build)", events.len());
     let alerts = io::read_all(&k.env.bootstrap, &t.alerts);
     let reference = replay(&events_path, &lifecycle_path);
-    assert!(reference.len() >= 10, "the simulator stream should raise findings: {}", reference.len());
-    let mut got: Vec<_> = alerts.iter().map(|m| identity(&m.json())).collect();
-    let mut want: Vec<_> = reference.iter().map(identity).collect();
-    got.sort();
-    want.sort();
-    assert_eq!(got, want, "daemon alerts differ from credence replay");
+    Run { dir, events: events.len(), alerts, reference }
+}
 
-    // Keys, headers, schema.
-    let schema = OcsfSchema::load(&support::repo().join("../shared/ocsf")).expect("OCSF schema");
-    for m in &alerts {
-        let v = m.json();
-        let credential = v["actor"]["user"]["credential_uid"].as_str().expect("credential");
-        assert_eq!(m.key.as_deref(), Some(credential.as_bytes()), "alerts are keyed by the credential pseudonym");
-        assert_eq!(m.header("credence.finding_uid"), v["finding_info"]["uid"].as_str().unwrap_or_default());
-        assert_eq!(schema.check(&v), Ok(()), "not a valid OCSF finding: {v}");
-    }
-
-    // The labelled incidents each path detects (a finding on one of the incident's credentials).
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).expect("truth")).expect("truth JSON");
-    let p = pseudonymizer();
-    let detected = |findings: &[serde_json::Value]| -> BTreeSet<u64> {
+impl Run {
+    /// The labelled incidents the findings detect (a finding on one of the incident's credentials).
+    fn detected(&self, findings: &[serde_json::Value]) -> BTreeSet<u64> {
+        let truth: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(self.dir.join("truth.json")).expect("truth"))
+                .expect("truth JSON");
+        let p = pseudonymizer();
         let flagged: BTreeSet<&str> =
             findings.iter().filter_map(|f| f["actor"]["user"]["credential_uid"].as_str()).collect();
         truth["labels"]
@@ -104,11 +98,70 @@ fn end_to_end_alerts_match_replay() {
             })
             .filter_map(|l| l["id"].as_u64())
             .collect()
-    };
-    let daemon_found = detected(&alerts.iter().map(Msg::json).collect::<Vec<_>>());
-    assert_eq!(daemon_found, detected(&reference));
+    }
+
+    fn alert_values(&self) -> Vec<serde_json::Value> {
+        self.alerts.iter().map(Msg::json).collect()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// End to end: a labelled simulator stream through Kafka. The daemon's alerts are exactly the findings of
+/// `credence replay` on the same stream (same uids, revisions, severities, detectors), they
+/// detect the same labelled incidents, are keyed by the pseudonymised credential, and are valid
+/// OCSF Detection Findings.
+#[test]
+fn end_to_end_alerts_match_replay() {
+    // One input partition: the daemon sees the file's order, so it must match replay exactly.
+    let run = simulate_and_run("e2e", 50, 6, 1, &[]);
+    assert!(run.reference.len() >= 10, "the simulator stream should raise findings: {}", run.reference.len());
+    let mut got: Vec<_> = run.alerts.iter().map(|m| identity(&m.json())).collect();
+    let mut want: Vec<_> = run.reference.iter().map(identity).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "daemon alerts differ from credence replay");
+
+    // Keys, headers, schema.
+    let schema = OcsfSchema::load(&support::repo().join("../shared/ocsf")).expect("OCSF schema");
+    for m in &run.alerts {
+        let v = m.json();
+        let credential = v["actor"]["user"]["credential_uid"].as_str().expect("credential");
+        assert_eq!(m.key.as_deref(), Some(credential.as_bytes()), "alerts are keyed by the credential pseudonym");
+        assert_eq!(m.header("credence.finding_uid"), v["finding_info"]["uid"].as_str().unwrap_or_default());
+        assert_eq!(schema.check(&v), Ok(()), "not a valid OCSF finding: {v}");
+    }
+    let daemon_found = run.detected(&run.alert_values());
+    assert_eq!(daemon_found, run.detected(&run.reference));
     assert!(daemon_found.len() >= 3, "labelled incidents detected: {daemon_found:?}");
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A backlog over several partitions: librdkafka hands them over at their own pace, so one
+/// partition's events run hours behind another's, as after downtime. The daemon (one scoring
+/// worker: every partition on one clock, the worst case) must not turn that skew into alerts
+/// (uses before a revocation taken for ghost uses, findings closed and reopened, late events
+/// taken as bursts or travel): its findings stay close to replay's of the time-ordered file and
+/// detect most of the same incidents.
+#[test]
+fn a_backlog_over_partitions_raises_what_replay_raises() {
+    let run = simulate_and_run("skew", 150, 8, 4, &[("CREDENCE_DAEMON__SCORING_WORKERS", "1")]);
+    let (got, want) = (run.alerts.len(), run.reference.len());
+    eprintln!("backlog over 4 partitions: {} events, {got} finding records (replay {want})", run.events);
+    assert!(want >= 10, "the simulator stream should raise findings: {want}");
+    assert!(got * 4 <= want * 5 + 8, "{got} finding records from the daemon against {want} from replay");
+    let ghosts = |v: &[serde_json::Value]| v.iter().filter(|f| f.to_string().contains("ghost_credential")).count();
+    assert!(ghosts(&run.alert_values()) <= ghosts(&run.reference) + 1, "ghost uses invented by the skew");
+    // Known gap (docs/ARCHITECTURE.md): a subject whose events span partitions (a role session's
+    // temporary keys) is judged out of order while the backlog is skewed, and the skew inflates
+    // the population rate that discounts bursts; 2 of the 11 incidents replay detects here.
+    let (found, reference) = (run.detected(&run.alert_values()), run.detected(&run.reference));
+    let missed: Vec<_> = reference.difference(&found).copied().collect();
+    eprintln!("incidents detected: daemon {found:?}, replay {reference:?}");
+    assert!(missed.len() * 4 <= reference.len(), "incidents replay detects and the daemon does not: {missed:?}");
 }
 
 /// Dead letters: good and malformed messages mixed. Every good event is scored (each ghost use raised its
