@@ -156,9 +156,8 @@ fn a_backlog_over_partitions_raises_what_replay_raises() {
     let ghosts = |v: &[serde_json::Value]| v.iter().filter(|f| f.to_string().contains("ghost_credential")).count();
     assert!(ghosts(&run.alert_values()) <= ghosts(&run.reference) + 1, "ghost uses invented by the skew");
     // Known gap (docs/ARCHITECTURE.md): a subject whose events span partitions (a role session's
-    // temporary keys) is judged out of order while the backlog is skewed, and the skew inflates
-    // the population rate that discounts bursts; 1 of the 11 incidents replay detects here (2
-    // with librdkafka's 1 MiB partition fetches).
+    // temporary keys) is judged out of order while the backlog is skewed; 1 of the 11 incidents
+    // replay detects is missed here, a rate burst (2 with librdkafka's 1 MiB partition fetches).
     let (found, reference) = (run.detected(&run.alert_values()), run.detected(&run.reference));
     let missed: Vec<_> = reference.difference(&found).copied().collect();
     eprintln!("incidents detected: daemon {found:?}, replay {reference:?}");
