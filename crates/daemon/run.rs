@@ -273,7 +273,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
                     let engine = Arc::new(Engine::new(detect.clone(), keys));
                     engines.push((input, engine.clone()));
                     let aggregator = Aggregator::new(window_ms, config.alerts.min_severity);
-                    Pipeline::sharing(decoder.clone(), engine, aggregator)
+                    Pipeline::with_engine(decoder.clone(), engine, aggregator)
                 })
                 .collect()
         })

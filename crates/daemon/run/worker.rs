@@ -1,6 +1,8 @@
 //! A scoring worker task: owns its pipelines (one per input, each with its engine: the baselines
 //! of its partitions' credentials), the offset tracker of its partitions and its in-flight
-//! deliveries (see [`super::shards`]); the first worker also refreshes the pod's gauges. One `select! { biased; … }` loop: shutdown first, then acknowledgements (so
+//! deliveries (see [`super::shards`]); the first worker also refreshes the pod's gauges.
+//!
+//! One `select! { biased; … }` loop: shutdown first, then acknowledgements (so
 //! completions drain before new input), then lifecycle records, then fetched messages, taken
 //! only while fewer than `max_in_flight` deliveries are unacknowledged. When it stops taking
 //! messages, the consumer thread's queue fills and the consumer pauses: that is the backpressure.
@@ -246,7 +248,7 @@ impl Worker {
     }
 
     /// Baselines held, by state, evictions and latency quantiles, every [`GAUGES_EVERY`]: by the
-    /// first worker, for all (the engines are shared).
+    /// first worker, over every worker's engines and the shared latency windows.
     fn refresh_gauges(&mut self) {
         if self.parts.shard != 0 {
             return;
@@ -332,7 +334,7 @@ impl Worker {
         let mut errors = 0u32;
         let metrics = &*self.parts.metrics;
         let pipeline = &mut self.parts.pipelines[input];
-        let (events_before, scored_before) = (pipeline.summary().events, pipeline.summary().scored);
+        let (events_before, scored_before) = (pipeline.summary().events, scored(pipeline));
         let started = Instant::now();
         pipeline.process_at(&r.payload, r.timestamp_ms, &mut |o| match o {
             Output::Finding(u) => findings.push(u),
@@ -352,7 +354,7 @@ impl Worker {
         let topic = &metrics.topics[usize::from(r.topic)];
         topic.consumed.inc();
         topic.decoded.inc_by(pipeline.summary().events - events_before);
-        topic.scored.inc_by(pipeline.summary().scored - scored_before);
+        topic.scored.inc_by(scored(pipeline).saturating_sub(scored_before));
         let mut deliveries = 0;
         for u in findings.drain(..) {
             deliveries += self.publish(origin, &u);
@@ -525,6 +527,11 @@ impl Worker {
             debug!(error = %e, "storing offsets failed");
         }
     }
+}
+
+/// Events an input's engine has scored (the engine is this worker's own).
+fn scored(p: &Pipeline) -> u64 {
+    p.engine().counters().scored.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 async fn recv_acks(rx: &mut Option<mpsc::Receiver<Vec<Origin>>>) -> Option<Vec<Origin>> {

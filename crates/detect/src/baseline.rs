@@ -534,8 +534,8 @@ impl Baseline {
         if let Some(x) = obs.ln_bytes {
             self.volume.update(x, VOLUME_ALPHA, w);
         }
-        if let (Some(x), true) = (excess, obs.event.bytes_out.is_some()) {
-            self.residual.update(x.0, VOLUME_ALPHA, w);
+        if let (Some(_), Some((x, _))) = (obs.event.bytes_out, excess) {
+            self.residual.update(x, VOLUME_ALPHA, w);
         }
         if self.is_late(t) {
             // Order-free profiles only (above); the present is left as it is.

@@ -350,7 +350,6 @@ mod tests {
         assert_ne!(a.finding.uid, b.finding.uid);
         let mut again = Aggregator::new(60_000, Severity::Low);
         assert_eq!(again.observe(&Event::new(0, cred, "x"), &v).unwrap().finding.uid, a.finding.uid);
-        // Closed by the stream's clock only after the grace for parts of the stream running behind.
         // The first ended when the second opened; the second closes by the stream's clock only
         // after the grace for parts of the stream running behind.
         assert_eq!(agg.close_idle(120_000 + 60_001).iter().map(|f| &f.uid).collect::<Vec<_>>(), vec![&a.finding.uid]);

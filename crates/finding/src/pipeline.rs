@@ -31,10 +31,8 @@ pub enum Output<'a> {
 pub struct Summary {
     /// Messages read.
     pub messages: u64,
-    /// Events decoded.
+    /// Events decoded and scored.
     pub events: u64,
-    /// Events scored (every decoded event is).
-    pub scored: u64,
     /// Lifecycle records applied.
     pub lifecycle: u64,
     /// Decode errors by type.
@@ -61,9 +59,7 @@ impl Summary {
     }
 }
 
-/// Decoder, engine and aggregator for one stream. Several pipelines may share one engine (the
-/// daemon's scoring workers, each with the partitions it was given): baselines are then judged
-/// and taught by whichever pipeline sees the credential's event.
+/// Decoder, engine and aggregator for one stream.
 #[derive(Debug)]
 pub struct Pipeline {
     decoder: Decoder,
@@ -80,11 +76,12 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline with an engine of its own.
     pub fn new(decoder: Decoder, engine: Engine, aggregator: Aggregator) -> Pipeline {
-        Pipeline::sharing(decoder, Arc::new(engine), aggregator)
+        Pipeline::with_engine(decoder, Arc::new(engine), aggregator)
     }
 
-    /// A pipeline over an engine other pipelines may use too.
-    pub fn sharing(decoder: Decoder, engine: Arc<Engine>, aggregator: Aggregator) -> Pipeline {
+    /// A pipeline over an engine the caller keeps a handle to (the daemon reads every scoring
+    /// worker's engine for its gauges).
+    pub fn with_engine(decoder: Decoder, engine: Arc<Engine>, aggregator: Aggregator) -> Pipeline {
         Pipeline {
             decoder,
             engine,
@@ -145,7 +142,6 @@ impl Pipeline {
                 Some((a, b)) => (a.min(event.time_ms), b.max(event.time_ms)),
             });
             let verdict = self.engine.process(event, LearnPolicy::Default);
-            self.summary.scored += 1;
             if verdict.is_alert() {
                 if let Some(update) = self.aggregator.observe(event, &verdict) {
                     match update.activity {
