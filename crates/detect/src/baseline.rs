@@ -12,7 +12,7 @@ use crate::keys::{self, KeySpace};
 use crate::stats::{DistinctBits, EwStats, FreqTable};
 
 /// Layout version of a serialised [`Baseline`]. Bump on any change to its fields.
-pub const SNAPSHOT_VERSION: u16 = 1;
+pub const SNAPSHOT_VERSION: u16 = 2;
 
 /// Seconds since 2000-01-01T00:00:00Z: the compact clock baselines store (u32 lasts to 2136).
 pub const EPOCH_BASE_SECS: i64 = 946_684_800;
@@ -36,6 +36,13 @@ const OP_VOLUME_ALPHA: f32 = 0.05;
 /// Largest move of an operation's typical size per response, ln(1 + bytes) in thousandths (1%
 /// of a size): a changed size is learned within about a hundred responses, not twenty.
 const OP_VOLUME_STEP: f32 = 10.0;
+/// A response this much larger than its operation's usual size, ln(1 + bytes) above the
+/// credential's usual excess, is *inflated*: ln 2.5.
+pub const INFLATED_LN: f32 = 0.916_290_7;
+/// Share of inflated responses assumed at least, whatever the history shows.
+const INFLATED_SHARE_FLOOR: f32 = 0.01;
+/// Half-life of the largest run of inflated responses remembered: a week.
+pub const INFLATED_PEAK_HALF_LIFE_SECS: u32 = 7 * 86_400;
 /// How far behind the subject's latest event an event may be and still count as in order, seconds.
 /// Later than that (a partition behind the others while a backlog is caught up, a CloudTrail
 /// delivery file arriving late) it is scored and learned only where order does not matter: it
@@ -291,12 +298,16 @@ pub struct RecentVolume {
     pub bytes: f32,
     /// Decayed bytes at the same operations' typical sizes.
     pub expected_bytes: f32,
+    /// Decayed count of inflated responses ([`INFLATED_LN`] above usual).
+    pub inflated: f32,
+    /// Decayed count of inflated responses the credential's share of them explains (each
+    /// response adds the share at the time: [`SizedResponse::share`]).
+    pub expected_inflated: f32,
 }
 
 impl RecentVolume {
-    /// The totals as of `t`, with one more response added when given: its bytes and
-    /// [`Baseline::volume_excess`].
-    pub fn at(&self, t: u32, window_secs: u32, add: Option<(u64, (f32, f32))>) -> RecentVolume {
+    /// The totals as of `t`, with one more response added when given.
+    pub fn at(&self, t: u32, window_secs: u32, add: Option<&SizedResponse>) -> RecentVolume {
         let f = crate::stats::decay(t.saturating_sub(self.t), (window_secs / 3).max(1));
         let mut r = RecentVolume {
             t: t.max(self.t),
@@ -304,14 +315,95 @@ impl RecentVolume {
             excess: self.excess * f,
             bytes: self.bytes * f,
             expected_bytes: self.expected_bytes * f,
+            inflated: self.inflated * f,
+            expected_inflated: self.expected_inflated * f,
         };
-        if let Some((b, (excess, usual))) = add {
+        if let Some(s) = add {
+            let usual = s.usual.exp_m1().max(0.0);
             r.n += 1.0;
-            r.excess += excess;
-            r.bytes += b as f32;
-            r.expected_bytes += usual.exp_m1().max(0.0);
+            r.excess += s.excess;
+            r.bytes += s.bytes as f32;
+            r.expected_bytes += usual;
+            r.expected_inflated += s.share;
+            r.inflated += f32::from(u8::from(s.inflated));
         }
         r
+    }
+
+    /// Inflated responses beyond the count the credential's share of them explains.
+    pub fn surplus(&self) -> f32 {
+        self.inflated - self.expected_inflated
+    }
+
+    /// [`surplus`](Self::surplus) in binomial standard deviations (at the mean share).
+    pub fn surplus_z(&self) -> f32 {
+        let expected = self.expected_inflated;
+        if expected <= 0.0 || self.n <= 0.0 {
+            return 0.0;
+        }
+        let share = (expected / self.n).min(0.9);
+        self.surplus() / (expected * (1.0 - share)).sqrt()
+    }
+}
+
+/// One response's size against its baseline: see [`Baseline::sized`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SizedResponse {
+    /// Bytes returned.
+    pub bytes: u64,
+    /// ln(1 + bytes) above the operation's typical size (the credential's when the operation has
+    /// none).
+    pub excess: f32,
+    /// The operation's typical ln(1 + bytes).
+    pub usual: f32,
+    /// At least [`INFLATED_LN`] above the credential's usual excess.
+    pub inflated: bool,
+    /// How often the credential's responses are inflated ([`Inflation::share`], floored).
+    pub share: f32,
+}
+
+/// How often a credential's responses are *inflated* (at least [`INFLATED_LN`] above their
+/// operations' usual size), and how far its runs of them usually go: people download files in
+/// sessions, a service's responses keep their size. Slow exfiltration is a run beyond both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inflation {
+    /// Share of responses that were inflated.
+    pub share: f32,
+    /// The recent inflated responses beyond what `share` explains
+    /// ([`RecentVolume::surplus`]), sampled at every response.
+    pub surplus: EwStats,
+    /// The largest surplus among the runs that have ended, decaying with a half-life of
+    /// [`INFLATED_PEAK_HALF_LIFE_SECS`].
+    pub peak: f32,
+    /// The largest surplus of the run in progress (0 when none is).
+    pub run: f32,
+}
+
+impl Inflation {
+    /// Learns whether a response was inflated; `n` counts the responses learned so far.
+    fn learn_share(&mut self, inflated: bool, n: u32, w: f32) {
+        if w > 0.0 {
+            // A plain mean at first (like `Baseline::residual`), then exponentially weighted.
+            let a = VOLUME_ALPHA.max(1.0 / n.max(1) as f32) * w.min(1.0);
+            self.share += a * (f32::from(u8::from(inflated)) - self.share);
+        }
+    }
+
+    /// Learns the run of inflated responses as of `recent`, `dt` seconds after the last sized
+    /// response.
+    fn learn_run(&mut self, recent: &RecentVolume, dt: u32, w: f32) {
+        let surplus = recent.surplus();
+        self.surplus.update(surplus, VOLUME_ALPHA, w);
+        self.peak *= crate::stats::decay(dt, INFLATED_PEAK_HALF_LIFE_SECS);
+        if surplus < 1.0 {
+            // The run is over: it becomes part of what this credential does.
+            if w > 0.0 {
+                self.peak = self.peak.max(self.run);
+            }
+            self.run = 0.0;
+        } else {
+            self.run = self.run.max(surplus);
+        }
     }
 }
 
@@ -434,6 +526,8 @@ pub struct Baseline {
     pub recent: RecentVolume,
     /// Each response's excess over its operation's usual size, ln(1 + bytes).
     pub residual: EwStats,
+    /// How often responses are inflated, and how runs of them usually go.
+    pub inflation: Inflation,
     /// Travel and concurrency tracking.
     pub whereabouts: Whereabouts,
     /// Share of located events that were "impossible" jumps from the previous location: high
@@ -458,6 +552,17 @@ impl Baseline {
             _ => self.volume.mean,
         };
         (x - expected, expected)
+    }
+
+    /// A response of `bytes` to operation `op` against this baseline, `None` when the event
+    /// carries no size.
+    pub fn sized(&self, op: u32, bytes: Option<u64>, ln_bytes: Option<f32>) -> Option<SizedResponse> {
+        let (bytes, ln) = (bytes?, ln_bytes?);
+        let (excess, usual) = self.volume_excess(op, ln);
+        let inflated = self.residual.n > 0 && excess - self.residual.mean >= INFLATED_LN;
+        // Few responses say little about how rare inflated ones are: assume at least 2 in n.
+        let floor = INFLATED_SHARE_FLOOR.max(2.0 / self.residual.n.max(1) as f32);
+        Some(SizedResponse { bytes, excess, usual, inflated, share: self.inflation.share.max(floor).min(0.9) })
     }
 
     /// How far the recent responses run above their usual excess: (mean shift in ln(1 + bytes),
@@ -499,7 +604,7 @@ impl Baseline {
     pub fn learn(&mut self, obs: &Observation<'_>, w: f32, privileged: bool, cfg: &DetectConfig) {
         let t = obs.t;
         let hl = cfg.profile_half_life_secs;
-        let excess = obs.ln_bytes.map(|x| self.volume_excess(obs.op, x));
+        let sized = self.sized(obs.op, obs.event.bytes_out, obs.ln_bytes);
         // One response moves an operation's typical size by at most OP_VOLUME_STEP: a run of
         // inflated responses (slow exfiltration) cannot quickly redefine "usual".
         if let (Some((slot, fresh)), Some(x)) = (self.ops.learn(obs.op, t, hl, w), obs.ln_bytes) {
@@ -534,8 +639,9 @@ impl Baseline {
         if let Some(x) = obs.ln_bytes {
             self.volume.update(x, VOLUME_ALPHA, w);
         }
-        if let (Some(_), Some((x, _))) = (obs.event.bytes_out, excess) {
-            self.residual.update(x, VOLUME_ALPHA, w);
+        if let Some(s) = &sized {
+            self.residual.update(s.excess, VOLUME_ALPHA, w);
+            self.inflation.learn_share(s.inflated, self.residual.n, w);
         }
         if self.is_late(t) {
             // Order-free profiles only (above); the present is left as it is.
@@ -570,8 +676,10 @@ impl Baseline {
             self.short = Window { start: t, ..Window::default() };
         }
         self.short.add(obs);
-        if let (Some(b), Some(x)) = (obs.event.bytes_out, excess) {
-            self.recent = self.recent.at(t, cfg.long_window_secs, Some((b, x)));
+        if let Some(s) = &sized {
+            let since = t.saturating_sub(self.recent.t);
+            self.recent = self.recent.at(t, cfg.long_window_secs, Some(s));
+            self.inflation.learn_run(&self.recent, since, w);
         }
 
         if let (Some(here), Some((there, then))) = (obs.event.origin.geo, self.whereabouts.last_geo) {

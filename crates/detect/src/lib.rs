@@ -469,4 +469,91 @@ mod tests {
         engine.apply_lifecycle(&record(T0 + 120_000, LifecycleAction::Created));
         assert_eq!(state(), Some(CredentialState::New));
     }
+
+    /// Replays `days` of a credential's routine (a request every five minutes, alternating
+    /// between two operations of steady size, with a download session of `session` responses at
+    /// five times the usual size each afternoon), then `attack`: (minute offset, operation,
+    /// bytes) after the history. Returns the slow-exfiltration signals the attack raised.
+    fn slow_exfiltration_signals(
+        seed: &str,
+        days: i64,
+        session: usize,
+        attack: &[(i64, &'static str, u64)],
+    ) -> Vec<String> {
+        let engine = Engine::new(DetectConfig::default(), KeySpace::new([6; 16]));
+        let credential = Pseudonymizer::insecure_demo().credential(seed);
+        let event = |t_ms: i64, op: &'static str, bytes: u64| {
+            let mut e = Event::new(t_ms, credential, op);
+            e.bytes_out = Some(bytes);
+            e
+        };
+        // Deterministic jitter of ±20%.
+        let jitter = |i: i64, size: u64| size * (80 + (i * 37 % 41) as u64) / 100;
+        let minute = 60_000;
+        let mut events = Vec::new();
+        for i in 0..days * 288 {
+            let (op, size) = if i % 2 == 0 { ("GET /orders", 2_000) } else { ("GET /items", 500) };
+            events.push(event(T0 + i * 5 * minute, op, jitter(i, size)));
+        }
+        for day in 0..days {
+            for j in 0..session as i64 {
+                events.push(event(
+                    T0 + day * 1_440 * minute + 14 * 60 * minute + j * 4 * minute + 30_000,
+                    "GET /orders",
+                    10_000,
+                ));
+            }
+        }
+        let end = T0 + days * 1_440 * minute;
+        // The routine goes on during the attack.
+        let last = attack.iter().map(|a| a.0).max().unwrap_or(0);
+        for i in 0..last / 5 + 1 {
+            let (op, size) = if i % 2 == 0 { ("GET /orders", 2_000) } else { ("GET /items", 500) };
+            events.push(event(end + i * 5 * minute, op, jitter(i, size)));
+        }
+        let n_history = events.len();
+        events.extend(attack.iter().map(|&(m, op, bytes)| event(end + m * minute + 10_000, op, bytes)));
+        let is_attack: Vec<bool> = (0..events.len()).map(|i| i >= n_history).collect();
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| events[i].time_ms);
+        let mut found = Vec::new();
+        for i in order {
+            let v = engine.process(&events[i], LearnPolicy::Default);
+            for s in v.signals.iter().filter(|s| s.detector == Detector::SlowExfiltration) {
+                // The first sessions are new to the credential; later ones are its routine.
+                let settled = events[i].time_ms >= T0 + 2 * 1_440 * minute;
+                assert!(is_attack[i] || events[i].time_ms >= end || !settled, "raised in the history: {}", s.observed);
+                if !(is_attack[i] || events[i].time_ms >= end) {
+                    continue;
+                }
+                found.push(format!("{} ({})", s.observed, s.baseline));
+            }
+        }
+        found
+    }
+
+    /// Slow exfiltration through a service's own calls: one response in three is four times its
+    /// usual size, for four hours, among the routine's. The mean shift stays under 1.5x (the
+    /// routine dilutes it); the run of inflated responses does not.
+    #[test]
+    fn slow_exfiltration_mixed_into_routine_traffic_is_found() {
+        let attack: Vec<(i64, &'static str, u64)> = (0..24).map(|i| (i * 10 + 2, "GET /orders", 8_000)).collect();
+        let found = slow_exfiltration_signals("service", 10, 0, &attack);
+        assert!(found.iter().any(|s| s.contains("at least 2.5x")), "not found: {found:?}");
+    }
+
+    /// A run of sixteen large responses in an hour: slow exfiltration for a credential that never
+    /// has such runs; for one that downloads files in sessions like it every afternoon, what it
+    /// usually does. A run four times its sessions is found again.
+    #[test]
+    fn a_run_like_the_credentials_usual_download_sessions_is_not_slow_exfiltration() {
+        let run: Vec<(i64, &'static str, u64)> = (0..16).map(|i| (i * 4 + 2, "GET /orders", 10_000)).collect();
+        let found = slow_exfiltration_signals("service", 10, 0, &run);
+        assert!(found.iter().any(|s| s.contains("at least 2.5x")), "no sessions: {found:?}");
+        let found = slow_exfiltration_signals("person", 10, 16, &run);
+        assert!(found.is_empty(), "daily sessions of sixteen: {found:?}");
+        let long: Vec<(i64, &'static str, u64)> = (0..60).map(|i| (i * 4 + 2, "GET /orders", 10_000)).collect();
+        let found = slow_exfiltration_signals("person", 10, 16, &long);
+        assert!(!found.is_empty(), "a run four times its sessions");
+    }
 }

@@ -3,7 +3,7 @@
 
 use credence_event::{time::format_rfc3339_ms, Outcome};
 
-use crate::baseline::{is_jump, to_ms, Baseline, CredentialState, Observation, CONCURRENCY_WINDOW_SECS};
+use crate::baseline::{is_jump, to_ms, Baseline, CredentialState, Observation, RecentVolume, CONCURRENCY_WINDOW_SECS};
 use crate::config::DetectConfig;
 use crate::keys;
 use crate::opclass::{classify, OpClass};
@@ -50,6 +50,18 @@ const SLOW_EXFIL_MIN_RATIO: f32 = 1.5;
 const SLOW_EXFIL_MIN_Z: f32 = 4.0;
 /// Responses of history before the test is trusted.
 const SLOW_EXFIL_MIN_HISTORY: u32 = 100;
+/// Inflated responses (decayed count) before the mixed-in test is considered.
+const SLOW_INFLATED_MIN: f32 = 12.0;
+/// Odds of a recent response being inflated, at least this many times the usual odds.
+const SLOW_INFLATED_MIN_ODDS: f32 = 4.0;
+/// Binomial standard deviations of the inflated count above its expectation.
+const SLOW_INFLATED_MIN_Z: f32 = 5.0;
+/// Standard deviations of the surplus above the credential's usual surplus (its runs).
+const SLOW_INFLATED_MIN_RUN_Z: f32 = 3.0;
+/// The surplus at least this many times the longest recent run that has ended.
+const SLOW_INFLATED_PEAK_RATIO: f32 = 3.0;
+/// Smallest volume the recent responses returned beyond usual, bytes.
+const SLOW_INFLATED_MIN_BYTES: f64 = 1.6e4;
 /// Enumeration floors: distinct operations / resources in one short window.
 const ENUM_MIN_OPS: f32 = 12.0;
 const ENUM_MIN_RESOURCES: f32 = 40.0;
@@ -653,29 +665,79 @@ fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
     }
     // Slow exfiltration: responses over the last hours larger than their operations usually
     // return, consistently enough to rule out chance and in enough volume to matter.
-    let recent =
-        b.recent.at(obs.t, cfg.long_window_secs, Some((this, b.volume_excess(obs.op, obs.ln_bytes.unwrap_or(0.0)))));
-    if !fired && b.residual.n >= SLOW_EXFIL_MIN_HISTORY && recent.n >= SLOW_EXFIL_MIN_EVENTS {
-        // The recent mean excess against its usual level, in standard errors.
-        let (shift, z) = b.recent_shift(&recent);
-        let extra = f64::from(recent.bytes - recent.expected_bytes);
-        if z >= SLOW_EXFIL_MIN_Z && shift >= SLOW_EXFIL_MIN_RATIO.ln() && extra >= SLOW_EXFIL_MIN_BYTES {
-            out.push(Signal {
-                detector: Detector::SlowExfiltration,
-                score: (60.0 + 3.0 * (z - SLOW_EXFIL_MIN_Z)).min(92.0) as u8,
-                observed: format!(
-                    "{} returned over about {:.0} requests in the last hours; responses typically {:.1}x their operations' usual size",
-                    bytes(f64::from(recent.bytes)),
-                    recent.n,
-                    shift.exp()
-                ),
-                baseline: format!(
-                    "about {} at those operations' usual sizes; a shift this large over this many requests is {z:.0} standard errors out",
-                    bytes(f64::from(recent.expected_bytes)),
-                ),
-            });
-        }
+    if fired || b.residual.n < SLOW_EXFIL_MIN_HISTORY {
+        return;
     }
+    let Some(sized) = b.sized(obs.op, Some(this), obs.ln_bytes) else { return };
+    let recent = b.recent.at(obs.t, cfg.long_window_secs, Some(&sized));
+    if let Some(signal) = slow_shift(b, &recent).or_else(|| slow_inflated(b, &recent)) {
+        out.push(signal);
+    }
+}
+
+/// Slow exfiltration as a shift of the whole recent distribution: the mean excess over the
+/// operations' usual sizes, in standard errors.
+fn slow_shift(b: &Baseline, recent: &RecentVolume) -> Option<Signal> {
+    if recent.n < SLOW_EXFIL_MIN_EVENTS {
+        return None;
+    }
+    let (shift, z) = b.recent_shift(recent);
+    let extra = f64::from(recent.bytes - recent.expected_bytes);
+    if z < SLOW_EXFIL_MIN_Z || shift < SLOW_EXFIL_MIN_RATIO.ln() || extra < SLOW_EXFIL_MIN_BYTES {
+        return None;
+    }
+    Some(Signal {
+        detector: Detector::SlowExfiltration,
+        score: (60.0 + 3.0 * (z - SLOW_EXFIL_MIN_Z)).min(92.0) as u8,
+        observed: format!(
+            "{} returned over about {:.0} requests in the last hours; responses typically {:.1}x their operations' usual size",
+            bytes(f64::from(recent.bytes)),
+            recent.n,
+            shift.exp()
+        ),
+        baseline: format!(
+            "about {} at those operations' usual sizes; a shift this large over this many requests is {z:.0} standard errors out",
+            bytes(f64::from(recent.expected_bytes)),
+        ),
+    })
+}
+
+/// Slow exfiltration mixed into the credential's own traffic: more inflated responses (at least
+/// 2.5x their operation's usual size) in the last hours than the credential's share of them
+/// explains, and a longer run of them than it has had lately or usually has.
+fn slow_inflated(b: &Baseline, recent: &RecentVolume) -> Option<Signal> {
+    let (k, expected) = (recent.inflated, recent.expected_inflated);
+    if k < SLOW_INFLATED_MIN {
+        return None;
+    }
+    let z = recent.surplus_z();
+    let odds = |p: f32| p / (1.0 - p).max(1e-3);
+    let inflation = &b.inflation;
+    let surplus = recent.surplus();
+    let extra = f64::from(recent.bytes - recent.expected_bytes);
+    if odds(k / recent.n) < SLOW_INFLATED_MIN_ODDS * odds(expected / recent.n)
+        || z < SLOW_INFLATED_MIN_Z
+        || inflation.surplus.z(surplus, 1.0) < SLOW_INFLATED_MIN_RUN_Z
+        || surplus < SLOW_INFLATED_PEAK_RATIO * inflation.peak.max(1.0)
+        || extra < SLOW_INFLATED_MIN_BYTES
+    {
+        return None;
+    }
+    Some(Signal {
+        detector: Detector::SlowExfiltration,
+        score: (60.0 + 2.0 * (z - SLOW_INFLATED_MIN_Z)).min(90.0) as u8,
+        observed: format!(
+            "about {k:.0} of {:.0} responses in the last hours were at least 2.5x their operations' usual size; {} returned against about {} usual",
+            recent.n,
+            bytes(f64::from(recent.bytes)),
+            bytes(f64::from(recent.expected_bytes)),
+        ),
+        baseline: format!(
+            "usually {:.0}% of this credential's responses are that large ({expected:.1} expected); its longest run lately: {:.0} beyond that",
+            100.0 * inflation.share,
+            inflation.peak,
+        ),
+    })
 }
 
 fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, surge: f32, out: &mut Vec<Signal>) {

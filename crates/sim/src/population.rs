@@ -268,6 +268,11 @@ impl Actor {
     pub(crate) fn has_sensitive_ops(&self) -> bool {
         self.ops.iter().any(|&o| catalogue::op(o).class == catalogue::OpClass::Sensitive)
     }
+
+    /// Whether some of its operations read or list data.
+    pub(crate) fn reads_data(&self) -> bool {
+        self.ops.iter().any(|&o| matches!(catalogue::op(o).class, catalogue::OpClass::Read | catalogue::OpClass::List))
+    }
 }
 
 /// Company-wide facts: AWS accounts, offices, cloud regions.

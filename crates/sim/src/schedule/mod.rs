@@ -112,6 +112,9 @@ struct Spec {
     long_lived_key: bool,
     /// The victim must never have used a sensitive operation.
     no_sensitive_ops: bool,
+    /// The victim must read data (some of its operations read or list): slow exfiltration
+    /// drains it through the victim's own read calls.
+    reads_data: bool,
 }
 
 fn spec(kind: ScenarioKind) -> Spec {
@@ -123,6 +126,7 @@ fn spec(kind: ScenarioKind) -> Spec {
         owner_hours,
         long_lived_key: false,
         no_sensitive_ops: false,
+        reads_data: false,
     };
     match kind {
         ScenarioKind::StolenKeyNewOrigin => s(&[Service, Human, Partner, Ci], 5.0, true),
@@ -130,7 +134,9 @@ fn spec(kind: ScenarioKind) -> Spec {
         ScenarioKind::ConcurrentUse => s(&[Human, Partner, Service, Mobile], 5.0, true),
         ScenarioKind::Enumeration => s(&[Service, Human, Partner, Ci, Mobile], 3.0, false),
         ScenarioKind::Exfiltration => Spec { max_daily: 3_000.0, ..s(&[Service, Human, Partner], 5.0, false) },
-        ScenarioKind::SlowExfiltration => Spec { max_daily: 5_000.0, ..s(&[Service, Partner, Human], 10.0, false) },
+        ScenarioKind::SlowExfiltration => {
+            Spec { max_daily: 5_000.0, reads_data: true, ..s(&[Service, Partner, Human], 10.0, false) }
+        }
         ScenarioKind::PrivilegeEscalation => {
             Spec { no_sensitive_ops: true, ..s(&[Human, Service, Ci, Partner], 3.0, false) }
         }
@@ -206,6 +212,7 @@ impl Ctx<'_> {
             && (sp.min_daily..=sp.max_daily).contains(&a.daily_events())
             && !(sp.long_lived_key && a.key_kind.is_temporary())
             && !(sp.no_sensitive_ops && a.has_sensitive_ops())
+            && (!sp.reads_data || a.reads_data())
     }
 
     /// Chooses a victim and a time in `[a, b)` with `hist` of prior activity and `dur` after.
