@@ -242,6 +242,10 @@ pub struct Window {
     pub failures: u32,
     /// Expired or rejected credential failures.
     pub auth_failures: u32,
+    /// Events in the window just before this one, when it ended where this one began (within a
+    /// tenth of a window; 0 otherwise): a burst that straddles the boundary is still one burst
+    /// ([`Window::sliding_events`]).
+    pub previous: u32,
     /// Distinct operations.
     pub ops: DistinctBits,
     /// Distinct resources.
@@ -256,6 +260,13 @@ impl Window {
     /// Whether `t` falls inside the window that started at `start` and lasts `len` seconds.
     pub fn contains(&self, t: u32, len: u32) -> bool {
         self.start != 0 && t >= self.start && t < self.start.saturating_add(len)
+    }
+
+    /// Events in the `len` seconds up to `t` (which falls inside this window), counting the
+    /// previous window's in proportion to the part of it those seconds cover.
+    pub fn sliding_events(&self, t: u32, len: u32) -> f32 {
+        let elapsed = t.saturating_sub(self.start) as f32 / len.max(1) as f32;
+        self.events as f32 + self.previous as f32 * (1.0 - elapsed).max(0.0)
     }
 
     /// Adds one event to the window's totals.
@@ -673,7 +684,12 @@ impl Baseline {
                 st.events.update(s.events as f32, WINDOW_ALPHA, w);
                 st.failure_ratio.update(s.failures as f32 / s.events as f32, WINDOW_ALPHA, w);
             }
-            self.short = Window { start: t, ..Window::default() };
+            // The window before counts towards a sliding count only if it ended about where this
+            // one begins (within a tenth of a window).
+            let len = cfg.short_window_secs;
+            let adjacent = self.short.start != 0 && t < self.short.start.saturating_add(len + len / 10);
+            let previous = if adjacent { self.short.events } else { 0 };
+            self.short = Window { start: t, previous, ..Window::default() };
         }
         self.short.add(obs);
         if let Some(s) = &sized {

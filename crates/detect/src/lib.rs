@@ -556,4 +556,43 @@ mod tests {
         let found = slow_exfiltration_signals("person", 10, 16, &long);
         assert!(!found.is_empty(), "a run four times its sessions");
     }
+
+    /// A burst of 100 requests in six minutes (17 a minute, under the per-minute floor) from a
+    /// credential that makes one request every five minutes, placed across the boundary of its
+    /// ten-minute windows (50 before, 50 after: neither window reaches the 60 floor alone), among
+    /// the steady traffic of twenty other credentials (so the population is not surging).
+    #[test]
+    fn a_burst_split_by_the_window_boundary_is_still_a_burst() {
+        let engine = Engine::new(DetectConfig::default(), KeySpace::new([7; 16]));
+        let p = Pseudonymizer::insecure_demo();
+        let credential = p.credential("k");
+        let others: Vec<_> = (0..20).map(|i| p.credential(&format!("other-{i}"))).collect();
+        let minute = 60_000;
+        let days = 2;
+        let open = T0 + days * 288 * 5 * minute;
+        let mut events: Vec<Event<'_>> =
+            (0..days * 288).map(|i| Event::new(T0 + i * 5 * minute, credential, "GET /x")).collect();
+        // Others: five requests a minute each, all along (a population rate takes hours to learn).
+        for m in -days * 1_440..20 {
+            for (i, &o) in others.iter().enumerate() {
+                for k in 0..5 {
+                    events.push(Event::new(open + m * minute + (i as i64 * 5 + k) * 500, o, "GET /y"));
+                }
+            }
+        }
+        // The next window opens with this request; the burst starts seven minutes into it.
+        events.push(Event::new(open, credential, "GET /x"));
+        let burst: Vec<i64> = (0..100).map(|j| open + 7 * minute + j * 6 * minute / 100).collect();
+        events.extend(burst.iter().map(|&t| Event::new(t, credential, "GET /z")));
+        events.sort_by_key(|e| e.time_ms);
+        let mut fired = Vec::new();
+        for e in &events {
+            let v = engine.process(e, LearnPolicy::Default);
+            if e.credential == credential && v.signals.iter().any(|s| s.detector == Detector::RateBurst) {
+                fired.push(e.time_ms);
+            }
+        }
+        assert!(!fired.is_empty(), "the burst was not seen");
+        assert!(fired[0] >= open + 10 * minute, "fired before the boundary: the test does not split the burst");
+    }
 }

@@ -616,13 +616,19 @@ fn rate(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Si
         return;
     }
     let w = ctx.cfg.short_window_secs;
-    let count = if b.short.contains(obs.t, w) { b.short.events + 1 } else { 1 } as f32;
+    // A sliding count (the window so far and the part of the one before that the last `w`
+    // seconds cover), so a burst split by the window boundary is seen whole.
+    let count = if b.short.contains(obs.t, w) { b.short.sliding_events(obs.t, w) + 1.0 } else { 1.0 };
     let threshold = RATE_MIN_PER_WINDOW.max(st.mean * RATE_MIN_WINDOW_RATIO).max(st.mean + 6.0 * st.sd(2.0)) * surge;
     if count >= threshold {
         out.push(Signal {
             detector: Detector::RateBurst,
             score: (60.0 + 12.0 * (count / threshold).log2()).min(95.0) as u8,
-            observed: format!("{count:.0} requests in {} minutes", obs.t.saturating_sub(b.short.start) / 60 + 1),
+            observed: if b.short.previous > 0 {
+                format!("about {count:.0} requests in the last {} minutes", w / 60)
+            } else {
+                format!("{count:.0} requests in {} minutes", obs.t.saturating_sub(b.short.start) / 60 + 1)
+            },
             baseline: format!(
                 "usual {:.1} ± {:.1} per active {}-minute window{}",
                 st.mean,
