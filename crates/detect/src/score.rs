@@ -739,7 +739,7 @@ fn slow_inflated(b: &Baseline, recent: &RecentVolume) -> Option<Signal> {
             bytes(f64::from(recent.expected_bytes)),
         ),
         baseline: format!(
-            "usually {:.0}% of this credential's responses are that large ({expected:.1} expected); its longest run lately: {:.0} beyond that",
+            "usually {:.1}% of this credential's responses are that large ({expected:.1} expected); its longest run lately: {:.0} beyond that",
             100.0 * inflation.share,
             inflation.peak,
         ),
