@@ -341,6 +341,11 @@ impl RecentVolume {
         r
     }
 
+    /// Bytes returned beyond what the same operations usually return.
+    pub fn extra_bytes(&self) -> f64 {
+        f64::from(self.bytes - self.expected_bytes)
+    }
+
     /// Inflated responses beyond the count the credential's share of them explains.
     pub fn surplus(&self) -> f32 {
         self.inflated - self.expected_inflated
@@ -395,8 +400,7 @@ impl Inflation {
     fn learn_share(&mut self, inflated: bool, n: u32, w: f32) {
         if w > 0.0 {
             // A plain mean at first (like `Baseline::residual`), then exponentially weighted.
-            let a = VOLUME_ALPHA.max(1.0 / n.max(1) as f32) * w.min(1.0);
-            self.share += a * (f32::from(u8::from(inflated)) - self.share);
+            self.share += crate::stats::ew_weight(VOLUME_ALPHA, n, w) * (f32::from(u8::from(inflated)) - self.share);
         }
     }
 

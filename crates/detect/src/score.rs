@@ -688,7 +688,7 @@ fn slow_shift(b: &Baseline, recent: &RecentVolume) -> Option<Signal> {
         return None;
     }
     let (shift, z) = b.recent_shift(recent);
-    let extra = f64::from(recent.bytes - recent.expected_bytes);
+    let extra = recent.extra_bytes();
     if z < SLOW_EXFIL_MIN_Z || shift < SLOW_EXFIL_MIN_RATIO.ln() || extra < SLOW_EXFIL_MIN_BYTES {
         return None;
     }
@@ -720,7 +720,7 @@ fn slow_inflated(b: &Baseline, recent: &RecentVolume) -> Option<Signal> {
     let odds = |p: f32| p / (1.0 - p).max(1e-3);
     let inflation = &b.inflation;
     let surplus = recent.surplus();
-    let extra = f64::from(recent.bytes - recent.expected_bytes);
+    let extra = recent.extra_bytes();
     if odds(k / recent.n) < SLOW_INFLATED_MIN_ODDS * odds(expected / recent.n)
         || z < SLOW_INFLATED_MIN_Z
         || inflation.surplus.z(surplus, 1.0) < SLOW_INFLATED_MIN_RUN_Z

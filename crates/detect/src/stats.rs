@@ -23,7 +23,7 @@ impl EwStats {
             return;
         }
         self.n = self.n.saturating_add(1);
-        let a = alpha.max(1.0 / self.n as f32) * learn.min(1.0);
+        let a = ew_weight(alpha, self.n, learn);
         let delta = x - self.mean;
         self.mean += a * delta;
         self.var = (1.0 - a) * (self.var + a * delta * delta);
@@ -39,6 +39,12 @@ impl EwStats {
     pub fn z(&self, x: f32, sd_floor: f32) -> f32 {
         (x - self.mean) / self.sd(sd_floor)
     }
+}
+
+/// The weight of the `n`th sample (counting it) with smoothing factor `alpha`, scaled by `learn`:
+/// `1/n` while that is larger, so the first samples form a plain mean.
+pub fn ew_weight(alpha: f32, n: u32, learn: f32) -> f32 {
+    alpha.max(1.0 / n.max(1) as f32) * learn.min(1.0)
 }
 
 /// `2^(-dt / half_life)`: the decay factor after `dt` seconds.

@@ -325,8 +325,7 @@ pub(crate) fn render_path(op: &Op, a: &Actor, t: i64, args: PathArgs<'_>, rng: &
 /// Operations of the credential's own set that read data (for exfiltration and bursts); all of
 /// its operations when none do.
 pub(crate) fn read_ops(a: &Actor) -> Vec<OpId> {
-    let reads: Vec<OpId> =
-        a.ops.iter().copied().filter(|&o| matches!(catalogue::op(o).class, OpClass::Read | OpClass::List)).collect();
+    let reads: Vec<OpId> = a.ops.iter().copied().filter(|&o| catalogue::op(o).class.reads_data()).collect();
     if reads.is_empty() {
         a.ops.clone()
     } else {

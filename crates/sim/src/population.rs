@@ -271,7 +271,7 @@ impl Actor {
 
     /// Whether some of its operations read or list data.
     pub(crate) fn reads_data(&self) -> bool {
-        self.ops.iter().any(|&o| matches!(catalogue::op(o).class, catalogue::OpClass::Read | catalogue::OpClass::List))
+        self.ops.iter().any(|&o| catalogue::op(o).class.reads_data())
     }
 }
 

@@ -26,6 +26,13 @@ pub enum OpClass {
     Auth,
 }
 
+impl OpClass {
+    /// Whether the operation reads or lists data.
+    pub fn reads_data(self) -> bool {
+        matches!(self, OpClass::Read | OpClass::List)
+    }
+}
+
 /// Whether a call is AWS-style (service + action) or a REST route on a gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Style {
