@@ -12,7 +12,7 @@ use crate::keys::{self, KeySpace};
 use crate::stats::{DistinctBits, EwStats, FreqTable};
 
 /// Layout version of a serialised [`Baseline`]. Bump on any change to its fields.
-pub const SNAPSHOT_VERSION: u16 = 2;
+pub const SNAPSHOT_VERSION: u16 = 3;
 
 /// Seconds since 2000-01-01T00:00:00Z: the compact clock baselines store (u32 lasts to 2136).
 pub const EPOCH_BASE_SECS: i64 = 946_684_800;
@@ -510,8 +510,11 @@ pub struct Baseline {
     pub peer: u64,
     /// Operations.
     pub ops: FreqTable<10, 4>,
-    /// Typical response size of each operation in `ops` (same slot), as ln(1 + bytes) in
-    /// thousandths: exfiltration is judged against what the operation usually returns.
+    /// Typical response size of each operation in `ops` (same slot), as 1 + ln(1 + bytes) in
+    /// thousandths, 0 while the operation has no sized response: exfiltration is judged against
+    /// what the operation usually returns. (Without the 1, an operation that returns nothing,
+    /// such as `HeadObject`, never had a typical size and was judged against the credential's
+    /// mean response: every call a huge negative excess that swamped the excess statistics.)
     pub op_volume: [u16; 10],
     /// Source networks.
     pub nets: FreqTable<4, 2>,
@@ -563,7 +566,7 @@ impl Baseline {
     pub fn volume_excess(&self, op: u32, ln_bytes: f32) -> (f32, f32) {
         let x = ln_bytes;
         let expected = match self.ops.slot_of(op) {
-            Some(i) if self.op_volume[i] > 0 => f32::from(self.op_volume[i]) / 1000.0,
+            Some(i) if self.op_volume[i] > 0 => f32::from(self.op_volume[i] - 1) / 1000.0,
             _ => self.volume.mean,
         };
         (x - expected, expected)
@@ -624,10 +627,14 @@ impl Baseline {
         // inflated responses (slow exfiltration) cannot quickly redefine "usual".
         if let (Some((slot, fresh)), Some(x)) = (self.ops.learn(obs.op, t, hl, w), obs.ln_bytes) {
             let x = x * 1000.0;
-            let mean = f32::from(self.op_volume[slot]);
-            let step = (OP_VOLUME_ALPHA * w * (x - mean)).clamp(-OP_VOLUME_STEP, OP_VOLUME_STEP);
-            let mean = if fresh { x } else { mean + step };
-            self.op_volume[slot] = mean.clamp(0.0, f32::from(u16::MAX)) as u16;
+            let stored = self.op_volume[slot];
+            let mean = if fresh || stored == 0 {
+                x
+            } else {
+                let mean = f32::from(stored - 1);
+                mean + (OP_VOLUME_ALPHA * w * (x - mean)).clamp(-OP_VOLUME_STEP, OP_VOLUME_STEP)
+            };
+            self.op_volume[slot] = 1 + mean.clamp(0.0, f32::from(u16::MAX - 1)) as u16;
         }
         if let Some(k) = obs.net {
             self.nets.learn(k, t, hl, w);
@@ -766,6 +773,32 @@ mod tests {
         // A lasting change is learned in time.
         let excess = (540..1_000).map(|i| learn(i, 50_000)).last().unwrap_or_default();
         assert!(excess.abs() < 0.05, "excess {excess}");
+    }
+
+    /// An operation that returns nothing (`HeadObject`, a 204) has a typical size of zero bytes,
+    /// not "none": judged against the credential's mean response instead, each call was a large
+    /// negative excess that dragged the excess statistics down and made half the credential's
+    /// ordinary responses look inflated.
+    #[test]
+    fn an_operation_that_returns_nothing_has_a_typical_size_of_nothing() {
+        let cfg = DetectConfig::default();
+        let ks = KeySpace::new([2; 16]);
+        let mut b = Baseline::default();
+        for i in 0..600 {
+            let (op, bytes) = if i % 2 == 0 { ("HeadObject", 0) } else { ("GetObject", 100_000) };
+            let mut e = Event::new(1_000_000_000_000 + i * 60_000, Pseudonym::default(), op);
+            e.bytes_out = Some(bytes);
+            b.learn(&Observation::new(&e, &ks), 1.0, false, &cfg);
+        }
+        // (The first GetObject, new, was judged against the credential's mean: its excess stays
+        // in the variance for a while.)
+        assert!(b.residual.mean.abs() < 0.05 && b.residual.sd(0.0) < 0.6, "residual {:?}", b.residual);
+        assert!(b.inflation.share < 0.02, "usual share of inflated responses {}", b.inflation.share);
+        let mut e = Event::new(1_000_000_000_000 + 600 * 60_000, Pseudonym::default(), "GetObject");
+        e.bytes_out = Some(300_000);
+        let obs = Observation::new(&e, &ks);
+        let sized = b.sized(obs.op, e.bytes_out, obs.ln_bytes).unwrap();
+        assert!(sized.inflated, "three times the usual size is inflated: {sized:?}");
     }
 
     #[test]
