@@ -11,9 +11,10 @@ const MIN_RECALL: f64 = 0.9;
 /// Share of findings that must point at a real incident.
 const MIN_PRECISION: f64 = 0.8;
 /// Known gap: slow exfiltration (responses 3–6x their usual size, interleaved with the victim's
-/// own traffic for hours) is only partly detected (2 of 3 here; 62 of 72 over twelve demo seeds);
-/// see docs/DETECTION.md. Its floor pins what the detector does today so it cannot silently get
-/// worse.
+/// own traffic for hours) is detected at 66 of 72 over twelve demo seeds, but 2 of 3 here (the
+/// miss is a busy service whose baseline learns the exfiltration's responses before either test
+/// fires); see docs/DETECTION.md. Its floor pins what the detector does today so it cannot
+/// silently get worse.
 const SLOW_EXFILTRATION_MIN_RECALL: f64 = 0.66;
 
 fn run_demo() -> Value {
