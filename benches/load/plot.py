@@ -25,6 +25,11 @@ def main():
         r = json.load(f)
     res = sorted(r.get("residency", []), key=lambda x: x["credentials"])
     plateau = r.get("plateau")
+    if not res and not plateau:
+        # A run without the residency phase (e.g. --phases peer) has nothing to plot: keep the
+        # plot of the last run that had.
+        print(f"plot: {report_path} has no residency figures; {out} left as it was")
+        return
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
 
     ax = axes[0]
