@@ -317,28 +317,18 @@ pub struct RecentVolume {
 }
 
 impl RecentVolume {
-    /// The totals as of `t`, with one more response added when given.
-    pub fn at(&self, t: u32, window_secs: u32, add: Option<&SizedResponse>) -> RecentVolume {
+    /// The totals as of `t`, with one more response added.
+    pub fn at(&self, t: u32, window_secs: u32, s: &SizedResponse) -> RecentVolume {
         let f = crate::stats::decay(t.saturating_sub(self.t), (window_secs / 3).max(1));
-        let mut r = RecentVolume {
+        RecentVolume {
             t: t.max(self.t),
-            n: self.n * f,
-            excess: self.excess * f,
-            bytes: self.bytes * f,
-            expected_bytes: self.expected_bytes * f,
-            inflated: self.inflated * f,
-            expected_inflated: self.expected_inflated * f,
-        };
-        if let Some(s) = add {
-            let usual = s.usual.exp_m1().max(0.0);
-            r.n += 1.0;
-            r.excess += s.excess;
-            r.bytes += s.bytes as f32;
-            r.expected_bytes += usual;
-            r.expected_inflated += s.share;
-            r.inflated += f32::from(u8::from(s.inflated));
+            n: self.n * f + 1.0,
+            excess: self.excess * f + s.excess,
+            bytes: self.bytes * f + s.bytes as f32,
+            expected_bytes: self.expected_bytes * f + s.usual.exp_m1().max(0.0),
+            inflated: self.inflated * f + f32::from(u8::from(s.inflated)),
+            expected_inflated: self.expected_inflated * f + s.share,
         }
-        r
     }
 
     /// Bytes returned beyond what the same operations usually return.
@@ -572,11 +562,10 @@ impl Baseline {
         (x - expected, expected)
     }
 
-    /// A response of `bytes` to operation `op` against this baseline, `None` when the event
-    /// carries no size.
-    pub fn sized(&self, op: u32, bytes: Option<u64>, ln_bytes: Option<f32>) -> Option<SizedResponse> {
-        let (bytes, ln) = (bytes?, ln_bytes?);
-        let (excess, usual) = self.volume_excess(op, ln);
+    /// The observed response against this baseline, `None` when the event carries no size.
+    pub fn sized(&self, obs: &Observation<'_>) -> Option<SizedResponse> {
+        let (bytes, ln) = (obs.event.bytes_out?, obs.ln_bytes?);
+        let (excess, usual) = self.volume_excess(obs.op, ln);
         let inflated = self.residual.n > 0 && excess - self.residual.mean >= INFLATED_LN;
         // Few responses say little about how rare inflated ones are: assume at least 2 in n.
         let floor = INFLATED_SHARE_FLOOR.max(2.0 / self.residual.n.max(1) as f32);
@@ -622,7 +611,7 @@ impl Baseline {
     pub fn learn(&mut self, obs: &Observation<'_>, w: f32, privileged: bool, cfg: &DetectConfig) {
         let t = obs.t;
         let hl = cfg.profile_half_life_secs;
-        let sized = self.sized(obs.op, obs.event.bytes_out, obs.ln_bytes);
+        let sized = self.sized(obs);
         // One response moves an operation's typical size by at most OP_VOLUME_STEP: a run of
         // inflated responses (slow exfiltration) cannot quickly redefine "usual".
         if let (Some((slot, fresh)), Some(x)) = (self.ops.learn(obs.op, t, hl, w), obs.ln_bytes) {
@@ -705,7 +694,7 @@ impl Baseline {
         self.short.add(obs);
         if let Some(s) = &sized {
             let since = t.saturating_sub(self.recent.t);
-            self.recent = self.recent.at(t, cfg.long_window_secs, Some(s));
+            self.recent = self.recent.at(t, cfg.long_window_secs, s);
             self.inflation.learn_run(&self.recent, since, w);
         }
 
@@ -797,7 +786,7 @@ mod tests {
         let mut e = Event::new(1_000_000_000_000 + 600 * 60_000, Pseudonym::default(), "GetObject");
         e.bytes_out = Some(300_000);
         let obs = Observation::new(&e, &ks);
-        let sized = b.sized(obs.op, e.bytes_out, obs.ln_bytes).unwrap();
+        let sized = b.sized(&obs).unwrap();
         assert!(sized.inflated, "three times the usual size is inflated: {sized:?}");
     }
 

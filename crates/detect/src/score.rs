@@ -674,8 +674,8 @@ fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
     if fired || b.residual.n < SLOW_EXFIL_MIN_HISTORY {
         return;
     }
-    let Some(sized) = b.sized(obs.op, Some(this), obs.ln_bytes) else { return };
-    let recent = b.recent.at(obs.t, cfg.long_window_secs, Some(&sized));
+    let Some(sized) = b.sized(obs) else { return };
+    let recent = b.recent.at(obs.t, cfg.long_window_secs, &sized);
     if let Some(signal) = slow_shift(b, &recent).or_else(|| slow_inflated(b, &recent)) {
         out.push(signal);
     }
