@@ -490,11 +490,12 @@ mod tests {
         // Deterministic jitter of ±20%.
         let jitter = |i: i64, size: u64| size * (80 + (i * 37 % 41) as u64) / 100;
         let minute = 60_000;
-        let mut events = Vec::new();
-        for i in 0..days * 288 {
+        // The `i`th routine request from `start`.
+        let routine = |start: i64, i: i64| {
             let (op, size) = if i % 2 == 0 { ("GET /orders", 2_000) } else { ("GET /items", 500) };
-            events.push(event(T0 + i * 5 * minute, op, jitter(i, size)));
-        }
+            event(start + i * 5 * minute, op, jitter(i, size))
+        };
+        let mut events: Vec<Event<'_>> = (0..days * 288).map(|i| routine(T0, i)).collect();
         for day in 0..days {
             for j in 0..session as i64 {
                 events.push(event(
@@ -507,10 +508,7 @@ mod tests {
         let end = T0 + days * 1_440 * minute;
         // The routine goes on during the attack.
         let last = attack.iter().map(|a| a.0).max().unwrap_or(0);
-        for i in 0..last / 5 + 1 {
-            let (op, size) = if i % 2 == 0 { ("GET /orders", 2_000) } else { ("GET /items", 500) };
-            events.push(event(end + i * 5 * minute, op, jitter(i, size)));
-        }
+        events.extend((0..last / 5 + 1).map(|i| routine(end, i)));
         let n_history = events.len();
         events.extend(attack.iter().map(|&(m, op, bytes)| event(end + m * minute + 10_000, op, bytes)));
         let is_attack: Vec<bool> = (0..events.len()).map(|i| i >= n_history).collect();
