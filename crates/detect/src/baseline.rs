@@ -733,9 +733,16 @@ mod tests {
     #[test]
     fn baseline_is_small() {
         let size = std::mem::size_of::<Baseline>();
-        // The budget is 1 KiB per resident credential, including the allocator's header (rounding
-        // to 16 bytes) and the map slot (~40 bytes at typical load): the baseline itself gets 928.
-        assert!(size <= 928, "Baseline is {size} bytes; the budget is under 1 KiB per credential");
+        // The budget is 1 KiB per resident credential: the baseline's heap chunk and the map slot
+        // (~40 bytes at typical load) and the rest measured at 1,018 bytes with a 944-byte chunk.
+        // glibc's malloc gives a request of n bytes a chunk of n + 8 (its header) rounded up to
+        // 16: 928 and 936 bytes both take 944 (measured: 1M boxes of each cost 944 bytes apiece,
+        // 944 bytes cost 960), so the chunk, not the size, is what must not grow.
+        let chunk = (size + 8).div_ceil(16) * 16;
+        assert!(
+            chunk <= 944,
+            "Baseline is {size} bytes, a {chunk}-byte heap chunk; the budget is 944 (under 1 KiB per credential)"
+        );
     }
 
     #[test]
