@@ -57,6 +57,8 @@ pub struct Evaluation {
     on_incident: u64,
     on_confounder_only: u64,
     high_unmatched: u64,
+    /// Findings on no incident by the detector that raised them (the strongest).
+    false_alarms_by: BTreeMap<String, u64>,
 }
 
 impl Evaluation {
@@ -87,6 +89,7 @@ impl Evaluation {
             on_incident: 0,
             on_confounder_only: 0,
             high_unmatched: 0,
+            false_alarms_by: BTreeMap::new(),
         }
     }
 
@@ -132,11 +135,15 @@ impl Evaluation {
         }
         if incident {
             self.on_incident += 1;
-        } else if !ids.is_empty() {
-            self.on_confounder_only += 1;
-        } else if high {
-            self.high_unmatched += 1;
+            return;
         }
+        if ids.is_empty() {
+            self.high_unmatched += u64::from(high);
+        } else {
+            self.on_confounder_only += 1;
+        }
+        let primary = f.detectors.first().copied().unwrap_or("none");
+        *self.false_alarms_by.entry(primary.to_owned()).or_insert(0) += 1;
     }
 
     /// The scores so far.
@@ -192,6 +199,11 @@ impl Evaluation {
             confounder_only_findings: self.on_confounder_only,
             unmatched_findings: self.findings - self.on_incident - self.on_confounder_only,
             high_severity_unmatched: self.high_unmatched,
+            false_alarms_by_detector: {
+                let mut v: Vec<(String, u64)> = self.false_alarms_by.iter().map(|(d, n)| (d.clone(), *n)).collect();
+                v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                v
+            },
             precision: ratio(self.on_incident, self.findings),
             recall: ratio(detected, total),
             missed,
@@ -254,6 +266,10 @@ pub struct Report {
     pub unmatched_findings: u64,
     /// High-severity findings matching nothing.
     pub high_severity_unmatched: u64,
+    /// Findings on no incident (on a benign confounder, or on nothing), by the detector that
+    /// raised each (its strongest), most first: where the false alarms come from. They sum to
+    /// `findings - incident_findings`, the complement of `precision`.
+    pub false_alarms_by_detector: Vec<(String, u64)>,
     /// `incident_findings / findings`.
     pub precision: f64,
     /// Detected incidents over all incidents.
@@ -307,7 +323,12 @@ impl fmt::Display for Report {
             self.unmatched_findings,
             self.high_severity_unmatched,
             100.0 * self.precision
-        )
+        )?;
+        if !self.false_alarms_by_detector.is_empty() {
+            let by: Vec<String> = self.false_alarms_by_detector.iter().map(|(d, n)| format!("{d} {n}")).collect();
+            writeln!(f, "findings on no incident, by detector: {}", by.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -398,6 +419,8 @@ mod tests {
         assert_eq!(r.confounder_only_findings, 2);
         assert_eq!(r.unmatched_findings, 1);
         assert_eq!(r.high_severity_unmatched, 1);
+        // Two on the travel confounder and one on nothing, all raised by `new_origin`.
+        assert_eq!(r.false_alarms_by_detector, vec![("new_origin".to_owned(), 3)]);
         assert!((r.precision - 0.4).abs() < 1e-9);
         let stolen = r.incidents.iter().find(|x| x.kind == ScenarioKind::StolenKeyNewOrigin).unwrap();
         assert_eq!((stolen.incidents, stolen.detected, stolen.detected_high), (1, 1, 1));
@@ -410,6 +433,7 @@ mod tests {
         assert_eq!((travel.instances, travel.findings, travel.high_severity_findings), (1, 1, 1));
         let text = r.to_string();
         assert!(text.contains("stolen_key_new_origin") && text.contains("precision 40.0%"), "{text}");
+        assert!(text.contains("findings on no incident, by detector: new_origin 3"), "{text}");
     }
 
     #[test]
