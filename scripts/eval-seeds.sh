@@ -46,16 +46,16 @@ def totals(seeds):
               + (", ".join(f"{d} {k}" for d, k in r["false_alarms_by_detector"]) or "none"))
     return found, n, fa, precisions
 
-grand = [collections.Counter(), collections.Counter(), collections.Counter(), []]
+found, n, fa, p = collections.Counter(), collections.Counter(), collections.Counter(), []
 for name, seeds in sets.items():
     print(f"{name} ({', '.join(seeds)}):")
-    t = totals(seeds)
-    for g, x in zip(grand, t):
-        g.update(x) if isinstance(g, collections.Counter) else g.extend(x)
-    found, n, fa, p = t
-    print(f"  all kinds {sum(found.values())}/{sum(n.values())}; precision {100 * min(p):.1f}–{100 * max(p):.1f}%; "
-          f"false alarms {sum(fa.values())}")
-found, n, fa, p = grand
+    set_found, set_n, set_fa, set_p = totals(seeds)
+    print(f"  all kinds {sum(set_found.values())}/{sum(set_n.values())}; "
+          f"precision {100 * min(set_p):.1f}–{100 * max(set_p):.1f}%; false alarms {sum(set_fa.values())}")
+    found.update(set_found)
+    n.update(set_n)
+    fa.update(set_fa)
+    p.extend(set_p)
 print("twelve seeds:")
 for kind in n:
     print(f"  {kind:<24} {found[kind]:>3}/{n[kind]:<3} {100 * found[kind] / n[kind]:5.1f}%")

@@ -555,11 +555,17 @@ impl Baseline {
     /// (excess, the operation's typical ln(1 + bytes)).
     pub fn volume_excess(&self, op: u32, ln_bytes: f32) -> (f32, f32) {
         let x = ln_bytes;
-        let expected = match self.ops.slot_of(op) {
-            Some(i) if self.op_volume[i] > 0 => f32::from(self.op_volume[i] - 1) / 1000.0,
-            _ => self.volume.mean,
+        let expected = match self.ops.slot_of(op).and_then(|i| self.op_typical(i)) {
+            Some(milli) => milli / 1000.0,
+            None => self.volume.mean,
         };
         (x - expected, expected)
+    }
+
+    /// The typical size of the operation in `ops` slot `slot`, ln(1 + bytes) in thousandths;
+    /// `None` until it has had a sized response (see [`Baseline::op_volume`]).
+    fn op_typical(&self, slot: usize) -> Option<f32> {
+        self.op_volume[slot].checked_sub(1).map(f32::from)
     }
 
     /// The observed response against this baseline, `None` when the event carries no size.
@@ -616,12 +622,11 @@ impl Baseline {
         // inflated responses (slow exfiltration) cannot quickly redefine "usual".
         if let (Some((slot, fresh)), Some(x)) = (self.ops.learn(obs.op, t, hl, w), obs.ln_bytes) {
             let x = x * 1000.0;
-            let stored = self.op_volume[slot];
-            let mean = if fresh || stored == 0 {
-                x
-            } else {
-                let mean = f32::from(stored - 1);
-                mean + (OP_VOLUME_ALPHA * w * (x - mean)).clamp(-OP_VOLUME_STEP, OP_VOLUME_STEP)
+            let mean = match self.op_typical(slot) {
+                Some(mean) if !fresh => {
+                    mean + (OP_VOLUME_ALPHA * w * (x - mean)).clamp(-OP_VOLUME_STEP, OP_VOLUME_STEP)
+                }
+                _ => x,
             };
             self.op_volume[slot] = 1 + mean.clamp(0.0, f32::from(u16::MAX - 1)) as u16;
         }

@@ -186,9 +186,7 @@ impl Evaluation {
         }
         for r in &mut incidents {
             r.recall = ratio(r.detected, r.incidents);
-            let mut d: Vec<(String, u64)> = detectors.remove(&r.kind).unwrap_or_default().into_iter().collect();
-            d.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            r.detectors = d;
+            r.detectors = most_first(detectors.remove(&r.kind).unwrap_or_default());
         }
         let (total, detected) = incidents.iter().fold((0, 0), |acc, r| (acc.0 + r.incidents, acc.1 + r.detected));
         Report {
@@ -199,16 +197,19 @@ impl Evaluation {
             confounder_only_findings: self.on_confounder_only,
             unmatched_findings: self.findings - self.on_incident - self.on_confounder_only,
             high_severity_unmatched: self.high_unmatched,
-            false_alarms_by_detector: {
-                let mut v: Vec<(String, u64)> = self.false_alarms_by.iter().map(|(d, n)| (d.clone(), *n)).collect();
-                v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                v
-            },
+            false_alarms_by_detector: most_first(self.false_alarms_by.clone()),
             precision: ratio(self.on_incident, self.findings),
             recall: ratio(detected, total),
             missed,
         }
     }
+}
+
+/// Counts by detector, most first (ties by name).
+fn most_first(counts: BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
