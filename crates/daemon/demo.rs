@@ -118,9 +118,8 @@ pub fn evaluate(
         let now = item.time_ms();
         match item {
             SimItem::Event(e) => {
-                buf.clear();
                 // Through the real OCSF bytes, so the demo exercises the decoder too.
-                serde_json::to_writer(&mut buf, &e.record()).expect("simulated records serialise");
+                e.write_json(&mut buf);
                 pipeline.process(&buf, &mut |o| handle(o, now, &mut eval));
             }
             SimItem::Lifecycle(l) => {

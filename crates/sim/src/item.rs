@@ -67,6 +67,13 @@ impl SimEvent {
         serde_json::to_string(&self.record()).unwrap_or_default()
     }
 
+    /// Replaces `out` with the record as one JSON line (without the newline), reusing its buffer.
+    /// Serialised here, in an optimised crate, even when the caller is a test build.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.clear();
+        serde_json::to_writer(out, &self.record()).expect("a record serialises into memory");
+    }
+
     /// The canonical [`Event`] the OCSF decoder produces for [`SimEvent::record`], built directly
     /// (no JSON), for benchmarks and tests that bypass decoding.
     pub fn event(&self, pseudonymizer: &Pseudonymizer) -> Event<'_> {
