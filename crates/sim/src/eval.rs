@@ -123,9 +123,14 @@ impl Evaluation {
         self.findings += 1;
         let ids = self.matches(f);
         let high = f.severity >= HIGH_SEVERITY;
-        let mut incident = false;
+        // A finding on an incident is the incident's, even when it overlaps a confounder (a
+        // population-wide surge matches every finding in its hours): only findings on no
+        // incident count against a confounder.
+        let incident = ids.iter().any(|&id| !self.labels[id as usize].0.is_confounder());
         for &id in &ids {
-            incident |= !self.labels[id as usize].0.is_confounder();
+            if incident && self.labels[id as usize].0.is_confounder() {
+                continue;
+            }
             let h = &mut self.hits[id as usize];
             h.findings += 1;
             h.high += u64::from(high);
@@ -375,6 +380,7 @@ mod tests {
                 ),
                 label(2, ScenarioKind::Travel, &["AKIATRAVELER"], &[], 2_000 * min, 3_000 * min),
                 surge,
+                label(4, ScenarioKind::PrivilegeEscalation, &["AKIAHIJACKED"], &[], 1_025 * min, 1_040 * min),
             ],
         }
     }
@@ -414,26 +420,31 @@ mod tests {
         ev.add(&f(p.credential("AKIATRAVELER"), p.credential("AKIATRAVELER"), 2_100 * min, 2_100 * min, 5));
         ev.add(&f(stranger, stranger, 1_010 * min, 1_020 * min, 2));
         ev.add(&f(stranger, stranger, 5_000 * min, 5_000 * min, 5));
+        // A high-severity finding on a real incident during the surge is the incident's.
+        let hijacked = p.credential("AKIAHIJACKED");
+        ev.add(&f(hijacked, hijacked, 1_030 * min, 1_031 * min, 5));
         let r = ev.report();
-        assert_eq!(r.findings, 5);
-        assert_eq!(r.incident_findings, 2);
+        assert_eq!(r.findings, 6);
+        assert_eq!(r.incident_findings, 3);
         assert_eq!(r.confounder_only_findings, 2);
         assert_eq!(r.unmatched_findings, 1);
         assert_eq!(r.high_severity_unmatched, 1);
         // Two on the travel confounder and one on nothing, all raised by `new_origin`.
         assert_eq!(r.false_alarms_by_detector, vec![("new_origin".to_owned(), 3)]);
-        assert!((r.precision - 0.4).abs() < 1e-9);
+        assert!((r.precision - 0.5).abs() < 1e-9);
         let stolen = r.incidents.iter().find(|x| x.kind == ScenarioKind::StolenKeyNewOrigin).unwrap();
         assert_eq!((stolen.incidents, stolen.detected, stolen.detected_high), (1, 1, 1));
         assert_eq!(stolen.detectors, vec![("new_origin".to_owned(), 2)]);
         let exfil = r.incidents.iter().find(|x| x.kind == ScenarioKind::Exfiltration).unwrap();
         assert_eq!(exfil.detected, 0);
         assert_eq!(r.missed, vec![1]);
-        assert!((r.recall - 0.5).abs() < 1e-9);
+        assert!((r.recall - 2.0 / 3.0).abs() < 1e-9);
         let travel = r.confounders.iter().find(|x| x.kind == ScenarioKind::Travel).unwrap();
         assert_eq!((travel.instances, travel.findings, travel.high_severity_findings), (1, 1, 1));
+        let surge = r.confounders.iter().find(|x| x.kind == ScenarioKind::GlobalSurge).unwrap();
+        assert_eq!((surge.instances, surge.findings, surge.high_severity_findings), (1, 1, 0));
         let text = r.to_string();
-        assert!(text.contains("stolen_key_new_origin") && text.contains("precision 40.0%"), "{text}");
+        assert!(text.contains("stolen_key_new_origin") && text.contains("precision 50.0%"), "{text}");
         assert!(text.contains("findings on no incident, by detector: new_origin 3"), "{text}");
     }
 
