@@ -352,6 +352,17 @@ impl RecentVolume {
     }
 }
 
+/// What scoring found about an event that changes how its baseline learns it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Scored {
+    /// A privilege-changing or security-control-weakening operation new to the credential.
+    pub privileged: bool,
+    /// The event raised an alert for its volume (`exfiltration`). Its response stays out of the
+    /// slow-exfiltration window: the burst has been reported, and hours later its bytes, still in
+    /// the window, would raise a second finding on an ordinary request.
+    pub volume_reported: bool,
+}
+
 /// One response's size against its baseline: see [`Baseline::sized`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SizedResponse {
@@ -612,9 +623,11 @@ impl Baseline {
         self.state
     }
 
-    /// Teaches the baseline one observation with weight `w` in `[0, 1]`. Counters, clocks and
-    /// windows always advance (they measure what happened); profiles learn in proportion to `w`.
-    pub fn learn(&mut self, obs: &Observation<'_>, w: f32, privileged: bool, cfg: &DetectConfig) {
+    /// Teaches the baseline one observation with weight `w` in `[0, 1]`, with what scoring found
+    /// about it. Counters, clocks and windows always advance (they measure what happened), except
+    /// that a response already reported as exfiltration stays out of the slow-exfiltration
+    /// window; profiles learn in proportion to `w`.
+    pub fn learn(&mut self, obs: &Observation<'_>, w: f32, scored: Scored, cfg: &DetectConfig) {
         let t = obs.t;
         let hl = cfg.profile_half_life_secs;
         let sized = self.sized(obs);
@@ -645,7 +658,7 @@ impl Baseline {
         if w > 0.0 {
             self.hours.learn(obs.hour_of_week);
         }
-        if privileged && w > 0.0 {
+        if scored.privileged && w > 0.0 {
             self.privileged_ops = self.privileged_ops.saturating_add(1);
         }
         if let Some(p) = obs.peer {
@@ -697,7 +710,7 @@ impl Baseline {
             self.short = Window { start: t, previous, ..Window::default() };
         }
         self.short.add(obs);
-        if let Some(s) = &sized {
+        if let Some(s) = sized.as_ref().filter(|_| !scored.volume_reported) {
             let since = t.saturating_sub(self.recent.t);
             self.recent = self.recent.at(t, cfg.long_window_secs, s);
             self.inflation.learn_run(&self.recent, since, w);
@@ -761,7 +774,7 @@ mod tests {
             e.bytes_out = Some(bytes);
             let obs = Observation::new(&e, &ks);
             let (excess, _) = b.volume_excess(obs.op, obs.ln_bytes.unwrap_or_default());
-            b.learn(&obs, 1.0, false, &cfg);
+            b.learn(&obs, 1.0, Scored::default(), &cfg);
             excess
         };
         for i in 0..500 {
@@ -789,7 +802,7 @@ mod tests {
             let (op, bytes) = if i % 2 == 0 { ("HeadObject", 0) } else { ("GetObject", 100_000) };
             let mut e = Event::new(1_000_000_000_000 + i * 60_000, Pseudonym::default(), op);
             e.bytes_out = Some(bytes);
-            b.learn(&Observation::new(&e, &ks), 1.0, false, &cfg);
+            b.learn(&Observation::new(&e, &ks), 1.0, Scored::default(), &cfg);
         }
         // (The first GetObject, new, was judged against the credential's mean: its excess stays
         // in the variance for a while.)
@@ -816,14 +829,14 @@ mod tests {
         let mut b = Baseline::default();
         for i in 0..10 {
             let e = event(t0 + i * 60_000, "GetObject", 10.0);
-            b.learn(&Observation::new(&e, &ks), 1.0, false, &cfg);
+            b.learn(&Observation::new(&e, &ks), 1.0, Scored::default(), &cfg);
         }
         let (present, short, recent) = (b.whereabouts, b.short, b.recent);
         // An hour old, from elsewhere, with an operation never seen: arrives now.
         let late = event(t0 - 3_600_000, "ListBuckets", -30.0);
         let obs = Observation::new(&late, &ks);
         assert!(b.is_late(obs.t));
-        b.learn(&obs, 1.0, false, &cfg);
+        b.learn(&obs, 1.0, Scored::default(), &cfg);
         assert_eq!((b.whereabouts, b.short, b.recent), (present, short, recent), "windows and whereabouts unchanged");
         assert!(b.ops.slot_of(obs.op).is_some(), "the operation is learned");
         assert_eq!(b.events, 11);
@@ -853,7 +866,7 @@ mod tests {
             if i == 0 {
                 b = Baseline::new(obs.t);
             }
-            b.learn(&obs, 1.0, false, &cfg);
+            b.learn(&obs, 1.0, Scored::default(), &cfg);
             if i == 6 {
                 assert_eq!(b.state, CredentialState::Learning);
             }

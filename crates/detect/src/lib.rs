@@ -23,7 +23,7 @@ pub mod score;
 pub mod stats;
 pub mod verdict;
 
-pub use baseline::{Baseline, CredentialState, Observation, SNAPSHOT_VERSION};
+pub use baseline::{Baseline, CredentialState, Observation, Scored, SNAPSHOT_VERSION};
 pub use config::DetectConfig;
 pub use keys::KeySpace;
 pub use population::{Dim, PeerProfile, Population};
@@ -131,7 +131,11 @@ impl Engine {
             LearnPolicy::Weight(w) => w.clamp(0.0, 1.0),
             LearnPolicy::Never => 0.0,
         };
-        baseline.learn(&obs, weight, novelty.privileged, &self.cfg);
+        let scored = Scored {
+            privileged: novelty.privileged,
+            volume_reported: verdict.is_alert() && verdict.signals.iter().any(|s| s.detector == Detector::Exfiltration),
+        };
+        baseline.learn(&obs, weight, scored, &self.cfg);
         drop(entry);
         self.learn_shared(&obs, novelty, weight);
         self.counters.scored.fetch_add(1, Ordering::Relaxed);
@@ -538,6 +542,17 @@ mod tests {
         let attack: Vec<(i64, &'static str, u64)> = (0..24).map(|i| (i * 10 + 2, "GET /orders", 8_000)).collect();
         let found = slow_exfiltration_signals("service", 10, 0, &attack);
         assert!(found.iter().any(|s| s.contains("at least 2.5x")), "not found: {found:?}");
+    }
+
+    /// A burst that raised `exfiltration` (forty responses of 5 MB in eight minutes) followed by
+    /// hours of the credential's usual requests: the burst is not reported again as slow
+    /// exfiltration on the ordinary requests after it, while its bytes are still in the window.
+    #[test]
+    fn a_reported_burst_does_not_echo_as_slow_exfiltration() {
+        let mut attack: Vec<(i64, &'static str, u64)> = (0..40).map(|i| (i / 5, "GET /orders", 5_000_000)).collect();
+        attack.extend((2..40).map(|i| (i * 5, if i % 2 == 0 { "GET /orders" } else { "GET /items" }, 1_000)));
+        let found = slow_exfiltration_signals("service", 10, 0, &attack);
+        assert!(found.is_empty(), "the burst echoed: {found:?}");
     }
 
     /// A run of sixteen large responses in an hour: slow exfiltration for a credential that never
