@@ -12,7 +12,7 @@ use crate::keys::{self, KeySpace};
 use crate::stats::{DistinctBits, EwStats, FreqTable};
 
 /// Layout version of a serialised [`Baseline`]. Bump on any change to its fields.
-pub const SNAPSHOT_VERSION: u16 = 3;
+pub const SNAPSHOT_VERSION: u16 = 4;
 
 /// Seconds since 2000-01-01T00:00:00Z: the compact clock baselines store (u32 lasts to 2136).
 pub const EPOCH_BASE_SECS: i64 = 946_684_800;
@@ -254,6 +254,9 @@ pub struct Window {
     pub failed_ops: DistinctBits,
     /// Distinct resources among failures.
     pub failed_resources: DistinctBits,
+    /// Distinct operations that were new to the credential and its peers when they came (each
+    /// is new once).
+    pub novel_ops: u16,
 }
 
 impl Window {
@@ -269,10 +272,12 @@ impl Window {
         self.events as f32 + self.previous as f32 * (1.0 - elapsed).max(0.0)
     }
 
-    /// Adds one event to the window's totals.
-    pub fn add(&mut self, obs: &Observation<'_>) {
+    /// Adds one event to the window's totals; `novel_op`: its operation is new to the credential
+    /// and its peers.
+    pub fn add(&mut self, obs: &Observation<'_>, novel_op: bool) {
         let e = obs.event;
         self.events += 1;
+        self.novel_ops = self.novel_ops.saturating_add(u16::from(novel_op));
         if let Some(b) = e.bytes_out {
             self.bytes += b as f64;
             self.sized += 1;
@@ -355,6 +360,8 @@ impl RecentVolume {
 /// What scoring found about an event that changes how its baseline learns it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Scored {
+    /// The operation is new to the credential and its peers.
+    pub novel_op: bool,
     /// A privilege-changing or security-control-weakening operation new to the credential.
     pub privileged: bool,
     /// The event raised an alert for its volume (`exfiltration`). Its response stays out of the
@@ -709,7 +716,7 @@ impl Baseline {
             let previous = if adjacent { self.short.events } else { 0 };
             self.short = Window { start: t, previous, ..Window::default() };
         }
-        self.short.add(obs);
+        self.short.add(obs, scored.novel_op);
         if let Some(s) = sized.as_ref().filter(|_| !scored.volume_reported) {
             let since = t.saturating_sub(self.recent.t);
             self.recent = self.recent.at(t, cfg.long_window_secs, s);

@@ -132,6 +132,7 @@ impl Engine {
             LearnPolicy::Never => 0.0,
         };
         let scored = Scored {
+            novel_op: novelty.op_unfamiliar,
             privileged: novelty.privileged,
             volume_reported: verdict.is_alert() && verdict.signals.iter().any(|s| s.detector == Detector::Exfiltration),
         };
@@ -542,6 +543,46 @@ mod tests {
         let attack: Vec<(i64, &'static str, u64)> = (0..24).map(|i| (i * 10 + 2, "GET /orders", 8_000)).collect();
         let found = slow_exfiltration_signals("service", 10, 0, &attack);
         assert!(found.iter().any(|s| s.contains("at least 2.5x")), "not found: {found:?}");
+    }
+
+    /// Twenty operations in three minutes: enumeration when they are new to the credential and its
+    /// peers, not when they are its own repertoire or its peer group's (an app's screens).
+    #[test]
+    fn breadth_across_known_operations_is_not_enumeration() {
+        let app: Vec<String> = (0..20).map(|i| format!("GET /app/screen-{i}")).collect();
+        let admin: Vec<String> = (0..20).map(|i| format!("GET /admin/probe-{i}")).collect();
+        // Six days of a request every five minutes (cycling through `own` of the app's
+        // operations), with five peers calling all of them when `peers` is set; then `sweep`.
+        let enumerates = |own: usize, peers: bool, sweep: &[String]| {
+            let engine = Engine::new(DetectConfig::default(), KeySpace::new([8; 16]));
+            let p = Pseudonymizer::insecure_demo();
+            let me = p.credential("me");
+            let others: Vec<_> = (0..5).map(|i| p.credential(&format!("peer-{i}"))).collect();
+            let event = |t: i64, c, op| {
+                let mut e = Event::new(t, c, op);
+                e.peer_group = Some("mobile-app".into());
+                e
+            };
+            let minute = 60_000;
+            let steps = 6 * 288;
+            for i in 0..steps {
+                let t = T0 + i * 5 * minute;
+                engine.process(&event(t, me, app[i as usize % own].as_str()), LearnPolicy::Default);
+                for (k, &c) in others.iter().enumerate().filter(|_| peers) {
+                    let op = app[(i as usize + k) % app.len()].as_str();
+                    engine.process(&event(t + 1_000 * (k as i64 + 1), c, op), LearnPolicy::Default);
+                }
+            }
+            let end = T0 + steps * 5 * minute;
+            sweep.iter().enumerate().any(|(j, op)| {
+                let v = engine.process(&event(end + j as i64 * 10_000, me, op.as_str()), LearnPolicy::Default);
+                v.signals.iter().any(|s| s.detector == Detector::Enumeration)
+            })
+        };
+        assert!(enumerates(3, true, &admin), "operations no one in the group calls");
+        assert!(enumerates(3, false, &app), "operations new to a credential without peers");
+        assert!(!enumerates(app.len(), false, &app), "the credential's own repertoire");
+        assert!(!enumerates(3, true, &app), "its peers' repertoire");
     }
 
     /// A burst that raised `exfiltration` (forty responses of 5 MB in eight minutes) followed by

@@ -65,6 +65,9 @@ const SLOW_INFLATED_MIN_BYTES: f64 = 1.6e4;
 /// Enumeration floors: distinct operations / resources in one short window.
 const ENUM_MIN_OPS: f32 = 12.0;
 const ENUM_MIN_RESOURCES: f32 = 40.0;
+/// Operations new to a credential (and its peers) among the distinct operations of its window,
+/// once it has a usual level, for them to count as enumeration.
+const ENUM_MIN_NOVEL_OPS: f32 = 4.0;
 /// Probing floors: failures and distinct failed operations in one short window.
 const PROBE_MIN_FAILURES: u32 = 8;
 const PROBE_MIN_FAILED_OPS: f32 = 5.0;
@@ -94,6 +97,9 @@ pub struct Context<'a> {
 pub struct Novelty {
     /// The operation is new to the subject.
     pub op: bool,
+    /// The operation is new to the subject and, when it has a mature peer group, to its peers
+    /// too: an operation others in its role or app already call is no exploration.
+    pub op_unfamiliar: bool,
     /// The operation changes privileges or weakens a security control.
     pub privileged: bool,
     /// The operation's class (computed only when it is new to the subject).
@@ -174,6 +180,7 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     let mut signals = Vec::new();
     let mut nov = Novelty {
         op: false,
+        op_unfamiliar: false,
         privileged: false,
         class: OpClass::Other,
         net: false,
@@ -188,6 +195,7 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     let op = b.ops.lookup(obs.op, t, hl);
     nov.op = op.novel;
     if op.novel {
+        nov.op_unfamiliar = peer.is_none_or(|p| p.ops.lookup(obs.op, t, hl).novel);
         let e = obs.event;
         nov.class = classify(e.service.as_deref(), &e.operation, e.http_method.as_deref());
         nov.privileged = matches!(nov.class, OpClass::Privilege | OpClass::Tamper);
@@ -232,7 +240,7 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
         concurrency(b, obs, &mut signals);
         rate(b, obs, ctx, &mut signals);
         volume(b, obs, cfg, &mut signals);
-        window(b, obs, cfg, ctx.population.surge_factor(), &mut signals);
+        window(b, obs, cfg, ctx.population.surge_factor(), nov.op_unfamiliar, &mut signals);
     }
 
     // Without a trusted baseline, behavioural signals are only hints.
@@ -746,11 +754,11 @@ fn slow_inflated(b: &Baseline, recent: &RecentVolume) -> Option<Signal> {
     })
 }
 
-fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, surge: f32, out: &mut Vec<Signal>) {
+fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, surge: f32, novel_op: bool, out: &mut Vec<Signal>) {
     let e = obs.event;
     let mut w = if b.short.contains(obs.t, cfg.short_window_secs) { b.short } else { Default::default() };
     // The window as it will be once this event is added.
-    w.add(obs);
+    w.add(obs, novel_op);
     let minutes = obs.t.saturating_sub(if w.start == 0 { obs.t } else { w.start }) / 60;
     let st = &b.short_stats;
     let failed_ops = w.failed_ops.estimate();
@@ -806,13 +814,21 @@ fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, surge: f32, o
         } else {
             ENUM_MIN_RESOURCES * 1.5
         };
-    let over_ops = ops - ops_threshold;
+    // Breadth across operations the credential or its peers already call is their repertoire
+    // (an app's screens, a person's console), not a map of the API being drawn: a credential
+    // with a usual level enumerates operations only when several of them are new to it and to
+    // its peers.
+    let novel_ops = f32::from(w.novel_ops);
+    let over_ops = if trusted && novel_ops < ENUM_MIN_NOVEL_OPS { f32::MIN } else { ops - ops_threshold };
     let over_res = (res - res_threshold) / 4.0;
     if over_ops >= 0.0 || over_res >= 0.0 {
         out.push(Signal {
             detector: Detector::Enumeration,
             score: (60.0 + 3.0 * over_ops.max(over_res)).min(95.0) as u8,
-            observed: format!("{ops:.0} distinct operations and {res:.0} distinct resources in {minutes} minutes"),
+            observed: format!(
+                "{ops:.0} distinct operations ({:.0} new to this credential and its peers) and {res:.0} distinct resources in {minutes} minutes",
+                novel_ops.min(ops)
+            ),
             baseline: if trusted {
                 format!(
                     "usual per {} minutes: {:.0} operations, {:.0} resources",
