@@ -256,7 +256,7 @@ pub struct Window {
     pub failed_resources: DistinctBits,
     /// Distinct operations that were new to the credential and its peers when they came (each
     /// is new once).
-    pub novel_ops: u16,
+    pub unfamiliar_ops: u16,
 }
 
 impl Window {
@@ -272,12 +272,12 @@ impl Window {
         self.events as f32 + self.previous as f32 * (1.0 - elapsed).max(0.0)
     }
 
-    /// Adds one event to the window's totals; `novel_op`: its operation is new to the credential
-    /// and its peers.
-    pub fn add(&mut self, obs: &Observation<'_>, novel_op: bool) {
+    /// Adds one event to the window's totals; `unfamiliar_op`: its operation is new to the
+    /// credential and its peers.
+    pub fn add(&mut self, obs: &Observation<'_>, unfamiliar_op: bool) {
         let e = obs.event;
         self.events += 1;
-        self.novel_ops = self.novel_ops.saturating_add(u16::from(novel_op));
+        self.unfamiliar_ops = self.unfamiliar_ops.saturating_add(u16::from(unfamiliar_op));
         if let Some(b) = e.bytes_out {
             self.bytes += b as f64;
             self.sized += 1;
@@ -361,7 +361,7 @@ impl RecentVolume {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Scored {
     /// The operation is new to the credential and its peers.
-    pub novel_op: bool,
+    pub unfamiliar_op: bool,
     /// A privilege-changing or security-control-weakening operation new to the credential.
     pub privileged: bool,
     /// The event raised an alert for its volume (`exfiltration`). Its response stays out of the
@@ -716,7 +716,7 @@ impl Baseline {
             let previous = if adjacent { self.short.events } else { 0 };
             self.short = Window { start: t, previous, ..Window::default() };
         }
-        self.short.add(obs, scored.novel_op);
+        self.short.add(obs, scored.unfamiliar_op);
         if let Some(s) = sized.as_ref().filter(|_| !scored.volume_reported) {
             let since = t.saturating_sub(self.recent.t);
             self.recent = self.recent.at(t, cfg.long_window_secs, s);

@@ -132,7 +132,7 @@ impl Engine {
             LearnPolicy::Never => 0.0,
         };
         let scored = Scored {
-            novel_op: novelty.op_unfamiliar,
+            unfamiliar_op: novelty.op_unfamiliar,
             privileged: novelty.privileged,
             volume_reported: verdict.is_alert() && verdict.signals.iter().any(|s| s.detector == Detector::Exfiltration),
         };

@@ -67,7 +67,7 @@ const ENUM_MIN_OPS: f32 = 12.0;
 const ENUM_MIN_RESOURCES: f32 = 40.0;
 /// Operations new to a credential (and its peers) among the distinct operations of its window,
 /// once it has a usual level, for them to count as enumeration.
-const ENUM_MIN_NOVEL_OPS: f32 = 4.0;
+const ENUM_MIN_UNFAMILIAR_OPS: f32 = 4.0;
 /// Probing floors: failures and distinct failed operations in one short window.
 const PROBE_MIN_FAILURES: u32 = 8;
 const PROBE_MIN_FAILED_OPS: f32 = 5.0;
@@ -754,11 +754,18 @@ fn slow_inflated(b: &Baseline, recent: &RecentVolume) -> Option<Signal> {
     })
 }
 
-fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, surge: f32, novel_op: bool, out: &mut Vec<Signal>) {
+fn window(
+    b: &Baseline,
+    obs: &Observation<'_>,
+    cfg: &DetectConfig,
+    surge: f32,
+    unfamiliar_op: bool,
+    out: &mut Vec<Signal>,
+) {
     let e = obs.event;
     let mut w = if b.short.contains(obs.t, cfg.short_window_secs) { b.short } else { Default::default() };
     // The window as it will be once this event is added.
-    w.add(obs, novel_op);
+    w.add(obs, unfamiliar_op);
     let minutes = obs.t.saturating_sub(if w.start == 0 { obs.t } else { w.start }) / 60;
     let st = &b.short_stats;
     let failed_ops = w.failed_ops.estimate();
@@ -818,8 +825,8 @@ fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, surge: f32, n
     // (an app's screens, a person's console), not a map of the API being drawn: a credential
     // with a usual level enumerates operations only when several of them are new to it and to
     // its peers.
-    let novel_ops = f32::from(w.novel_ops);
-    let over_ops = if trusted && novel_ops < ENUM_MIN_NOVEL_OPS { f32::MIN } else { ops - ops_threshold };
+    let unfamiliar_ops = f32::from(w.unfamiliar_ops);
+    let over_ops = if trusted && unfamiliar_ops < ENUM_MIN_UNFAMILIAR_OPS { f32::MIN } else { ops - ops_threshold };
     let over_res = (res - res_threshold) / 4.0;
     if over_ops >= 0.0 || over_res >= 0.0 {
         out.push(Signal {
@@ -827,7 +834,7 @@ fn window(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, surge: f32, n
             score: (60.0 + 3.0 * over_ops.max(over_res)).min(95.0) as u8,
             observed: format!(
                 "{ops:.0} distinct operations ({:.0} new to this credential and its peers) and {res:.0} distinct resources in {minutes} minutes",
-                novel_ops.min(ops)
+                unfamiliar_ops.min(ops)
             ),
             baseline: if trusted {
                 format!(

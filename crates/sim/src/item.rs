@@ -64,7 +64,9 @@ impl SimEvent {
 
     /// The record serialized as one JSON line (without the newline).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.record()).unwrap_or_default()
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        String::from_utf8(out).expect("serde_json writes UTF-8")
     }
 
     /// Replaces `out` with the record as one JSON line (without the newline), reusing its buffer.
