@@ -124,6 +124,7 @@ impl Engine {
             }
         };
         let baseline: &mut Baseline = &mut entry;
+        baseline.load_into_cache();
         let (verdict, novelty) = self.assess(baseline, &obs, credential_state);
         let weight = match policy {
             LearnPolicy::Default if verdict.is_alert() => self.cfg.alert_learn_weight,
