@@ -11,6 +11,7 @@
 //! forwarding, waits for the worker to store its last offsets, commits, and leaves the group.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -48,7 +49,7 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 /// A pause longer than this is reported as a stall.
 const STALL_AFTER: Duration = Duration::from_secs(5);
 
-/// One fetched message, copied out of librdkafka.
+/// One fetched message.
 #[derive(Debug)]
 pub struct Record {
     /// Topic index into [`Topics`].
@@ -61,15 +62,26 @@ pub struct Record {
     pub offset: i64,
     /// The message's timestamp, ms: stands in for records without a time of their own.
     pub timestamp_ms: Option<i64>,
-    /// The message value (empty for a tombstone).
-    pub payload: Vec<u8>,
+    /// Where the message value is in its batch's [`Batch::payloads`] (empty for a tombstone).
+    pub payload: Range<usize>,
+}
+
+/// Messages fetched together, their values copied out of librdkafka into one buffer: one
+/// allocation per batch, not one per message (which a worker thread then freed into the
+/// consumer thread's malloc arena, contending with its next allocations).
+#[derive(Debug)]
+pub struct Batch {
+    /// The messages, in the order fetched.
+    pub records: Vec<Record>,
+    /// Their values, end to end.
+    pub payloads: Arc<Vec<u8>>,
 }
 
 /// What the consumer thread hands the worker, in order.
 #[derive(Debug)]
 pub enum Fetched {
     /// Messages.
-    Batch(Vec<Record>),
+    Batch(Batch),
     /// Partitions revoked: everything of theirs has been sent before this.
     Revoked(Vec<PartitionKey>),
 }
@@ -209,7 +221,7 @@ pub fn spawn(
             next_epoch: 1,
             held: VecDeque::new(),
             batch: Vec::with_capacity(BATCH_MESSAGES),
-            batch_bytes: 0,
+            payloads: Vec::new(),
             paused_since: None,
             stall_reported: false,
         };
@@ -233,7 +245,8 @@ struct Poller<'a> {
     /// Items not yet accepted by the worker's queue.
     held: VecDeque<Fetched>,
     batch: Vec<Record>,
-    batch_bytes: usize,
+    /// The values of `batch`.
+    payloads: Vec<u8>,
     paused_since: Option<Instant>,
     stall_reported: bool,
 }
@@ -255,6 +268,7 @@ impl Poller<'_> {
                 stopping = true;
                 self.held.clear();
                 self.batch.clear();
+                self.payloads.clear();
                 self.set_paused(true);
             }
             if !stopping {
@@ -290,11 +304,12 @@ impl Poller<'_> {
         let Some(topic) = self.topics.index(m.topic()) else { return };
         let partition = m.partition();
         let epoch = self.epochs.get(&(topic, partition)).copied().unwrap_or(0);
-        let payload = m.payload().map(<[u8]>::to_vec).unwrap_or_default();
-        self.batch_bytes += payload.len();
+        let start = self.payloads.len();
+        self.payloads.extend_from_slice(m.payload().unwrap_or_default());
+        let payload = start..self.payloads.len();
         let timestamp_ms = m.timestamp().to_millis();
         self.batch.push(Record { topic, partition, epoch, offset: m.offset(), timestamp_ms, payload });
-        if self.batch.len() >= BATCH_MESSAGES || self.batch_bytes >= BATCH_BYTES {
+        if self.batch.len() >= BATCH_MESSAGES || self.payloads.len() >= BATCH_BYTES {
             self.seal();
         }
     }
@@ -302,9 +317,11 @@ impl Poller<'_> {
     /// Moves the batch being filled to the hand-over queue.
     fn seal(&mut self) {
         if !self.batch.is_empty() {
-            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_MESSAGES));
-            self.batch_bytes = 0;
-            self.held.push_back(Fetched::Batch(batch));
+            let records = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_MESSAGES));
+            // The next batch is likely the size of this one.
+            let next = Vec::with_capacity(self.payloads.len());
+            let payloads = std::mem::replace(&mut self.payloads, next);
+            self.held.push_back(Fetched::Batch(Batch { records, payloads: Arc::new(payloads) }));
         }
     }
 
@@ -380,7 +397,7 @@ impl Poller<'_> {
                     // Messages of revoked partitions not yet handed over are left to the new owner.
                     for item in &mut self.held {
                         if let Fetched::Batch(b) = item {
-                            b.retain(|r| !keys.contains(&(r.topic, r.partition)));
+                            b.records.retain(|r| !keys.contains(&(r.topic, r.partition)));
                         }
                     }
                     self.held.push_back(Fetched::Revoked(keys));

@@ -225,7 +225,7 @@ impl Metrics {
             Histogram::with_opts(
                 HistogramOpts::new(
                     "credence_event_processing_seconds",
-                    "Time to decode and score one input message, seconds.",
+                    "Time to process one input message (decode, score, hand its findings to the sinks), seconds.",
                 )
                 .buckets(LATENCY_BUCKETS.to_vec()),
             )?,
@@ -235,7 +235,7 @@ impl Metrics {
             GaugeVec::new(
                 Opts::new(
                     "credence_event_processing_quantile_seconds",
-                    "Time to decode and score one input message over the last minute, by quantile, seconds.",
+                    "Time to process one input message over the last minute, by quantile, seconds.",
                 ),
                 &["quantile"],
             )?,

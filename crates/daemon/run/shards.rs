@@ -9,10 +9,12 @@
 //! queue is full the router waits, its own one-slot queue fills, and the consumer pauses: the
 //! backpressure of one worker reaches the consumer as before.
 
+use std::sync::Arc;
+
 use credence_event::lifecycle::LifecycleEvent;
 use tokio::sync::mpsc;
 
-use super::consumer::Fetched;
+use super::consumer::{Batch, Fetched};
 
 /// Which worker owns which partition.
 #[derive(Clone, Copy, Debug)]
@@ -43,13 +45,17 @@ impl Shards {
 pub async fn route(mut input: mpsc::Receiver<Fetched>, workers: Vec<mpsc::Sender<Fetched>>, shards: Shards) {
     while let Some(item) = input.recv().await {
         match item {
+            Fetched::Batch(batch) if workers.len() == 1 => {
+                let _ = workers[0].send(Fetched::Batch(batch)).await;
+            }
             Fetched::Batch(batch) => {
                 let mut parts: Vec<Vec<_>> = (0..shards.len()).map(|_| Vec::new()).collect();
-                for r in batch {
+                for r in batch.records {
                     parts[shards.of(r.topic, r.partition)].push(r);
                 }
-                for (worker, part) in workers.iter().zip(parts) {
-                    if !part.is_empty() {
+                for (worker, records) in workers.iter().zip(parts) {
+                    if !records.is_empty() {
+                        let part = Batch { records, payloads: Arc::clone(&batch.payloads) };
                         let _ = worker.send(Fetched::Batch(part)).await;
                     }
                 }
@@ -82,7 +88,7 @@ mod tests {
     use super::*;
 
     fn record(partition: i32, offset: i64) -> Record {
-        Record { topic: 0, partition, epoch: 1, offset, timestamp_ms: None, payload: Vec::new() }
+        Record { topic: 0, partition, epoch: 1, offset, timestamp_ms: None, payload: 0..0 }
     }
 
     #[test]
@@ -99,7 +105,8 @@ mod tests {
         let (tx, rx) = mpsc::channel(4);
         let (outs, mut ins): (Vec<_>, Vec<_>) = (0..2).map(|_| mpsc::channel(8)).unzip();
         let router = tokio::spawn(route(rx, outs, shards));
-        tx.send(Fetched::Batch(vec![record(0, 10), record(1, 20), record(0, 11), record(3, 30)])).await.unwrap();
+        let records = vec![record(0, 10), record(1, 20), record(0, 11), record(3, 30)];
+        tx.send(Fetched::Batch(Batch { records, payloads: Arc::default() })).await.unwrap();
         tx.send(Fetched::Revoked(vec![(0, 1)])).await.unwrap();
         drop(tx);
         router.await.unwrap();
@@ -107,7 +114,7 @@ mod tests {
         for (w, rx) in ins.iter_mut().enumerate() {
             while let Some(item) = rx.recv().await {
                 match item {
-                    Fetched::Batch(b) => seen.extend(b.iter().map(|r| (w, r.partition, r.offset))),
+                    Fetched::Batch(b) => seen.extend(b.records.iter().map(|r| (w, r.partition, r.offset))),
                     Fetched::Revoked(keys) => seen.push((w, -1, keys.len() as i64)),
                 }
             }

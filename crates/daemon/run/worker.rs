@@ -26,7 +26,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tracing::debug;
 
-use super::consumer::{Fetched, GroupConsumer, Record};
+use super::consumer::{Batch, Fetched, GroupConsumer, Record};
 use super::events::{
     DeliveryAcked, DeliveryFailed, DrainIncomplete, FindingRaised, InternalEvent, MessageUndecodable,
     DELIVERY_FAILED_EVERY,
@@ -137,6 +137,16 @@ pub struct Worker {
     batch_timestamps: Vec<i64>,
     /// Processing time of each message of the batch being processed, ns.
     batch_processing: Vec<u64>,
+    /// Per input topic, counts of the batch being processed.
+    batch_counts: Vec<TopicCounts>,
+}
+
+/// One input topic's counts over a batch, added to its counters after the batch.
+#[derive(Debug, Default, Clone, Copy)]
+struct TopicCounts {
+    consumed: u64,
+    decoded: u64,
+    scored: u64,
 }
 
 impl std::fmt::Debug for WorkerParts {
@@ -173,6 +183,7 @@ impl Worker {
             evicted: (0, 0),
             batch_timestamps: Vec::new(),
             batch_processing: Vec::new(),
+            batch_counts: Vec::new(),
         }
     }
 
@@ -295,38 +306,64 @@ impl Worker {
         }
     }
 
-    /// Processes a batch of fetched messages. The wall clock is read once after the batch for
-    /// every message's end-to-end latency (a message's own share of the batch is microseconds).
-    fn batch(&mut self, batch: Vec<Record>) {
+    /// Processes a batch of fetched messages. The clock is read once per message (the end of one
+    /// is the start of the next) and once after the batch for every message's end-to-end latency
+    /// (a message's own share of the batch is microseconds); the metrics shared by the workers
+    /// are updated once per batch, not per message (two workers adding to the same counters per
+    /// message contend for their cache lines).
+    fn batch(&mut self, batch: Batch) {
+        let Batch { records, payloads } = batch;
         let mut timestamps = std::mem::take(&mut self.batch_timestamps);
-        timestamps.extend(batch.iter().filter_map(|r| r.timestamp_ms));
-        for r in batch {
-            self.record(r);
+        timestamps.extend(records.iter().filter_map(|r| r.timestamp_ms));
+        let mut counts = std::mem::take(&mut self.batch_counts);
+        counts.clear();
+        counts.resize(self.parts.metrics.topics.len(), TopicCounts::default());
+        let mut mark = Instant::now();
+        for r in records {
+            let payload = payloads.get(r.payload.clone()).unwrap_or_default();
+            let processed = self.record(&r, payload, &mut counts);
+            let now = Instant::now();
+            if processed {
+                self.batch_processing.push(u64::try_from((now - mark).as_nanos()).unwrap_or(u64::MAX));
+            }
+            mark = now;
         }
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let histogram = &self.parts.metrics.end_to_end;
+        let metrics = &*self.parts.metrics;
+        for (topic, c) in metrics.topics.iter().zip(&counts) {
+            topic.consumed.inc_by(c.consumed);
+            topic.decoded.inc_by(c.decoded);
+            topic.scored.inc_by(c.scored);
+        }
+        let (end_to_end, processing) = (metrics.end_to_end.local(), metrics.processing.local());
         let mut latency = self.parts.latency.lock().unwrap_or_else(|e| e.into_inner());
         for t in timestamps.drain(..) {
             // A producer clock ahead of ours counts as no delay.
             let age_ms = now_ms.saturating_sub(t).max(0);
-            histogram.observe(age_ms as f64 / 1000.0);
+            end_to_end.observe(age_ms as f64 / 1000.0);
             latency.end_to_end.record(age_ms as u64);
         }
         for ns in self.batch_processing.drain(..) {
+            processing.observe(ns as f64 * 1e-9);
             latency.processing.record(ns);
         }
         drop(latency);
+        end_to_end.flush();
+        processing.flush();
         self.batch_timestamps = timestamps;
+        self.batch_counts = counts;
     }
 
-    fn record(&mut self, mut r: Record) {
+    /// Processes one message; false when it was skipped (its partition was reassigned since it
+    /// was fetched).
+    fn record(&mut self, r: &Record, payload: &[u8], counts: &mut [TopicCounts]) -> bool {
         self.totals.messages += 1;
         let origin = Origin { topic: r.topic, partition: r.partition, epoch: r.epoch, offset: r.offset };
         if !self.offsets.begin(origin) {
             self.totals.stale += 1;
-            return;
+            return false;
         }
         let input = self.parts.topics.input(r.topic);
         let mut findings = std::mem::take(&mut self.findings);
@@ -335,8 +372,7 @@ impl Worker {
         let metrics = &*self.parts.metrics;
         let pipeline = &mut self.parts.pipelines[input];
         let (events_before, scored_before) = (pipeline.summary().events, scored(pipeline));
-        let started = Instant::now();
-        pipeline.process_at(&r.payload, r.timestamp_ms, &mut |o| match o {
+        pipeline.process_at(payload, r.timestamp_ms, &mut |o| match o {
             Output::Finding(u) => findings.push(u),
             Output::DecodeError(e) => {
                 errors += 1;
@@ -348,23 +384,20 @@ impl Worker {
             }
             Output::Closed(_) => {}
         });
-        let elapsed = started.elapsed();
-        metrics.processing.observe(elapsed.as_secs_f64());
-        self.batch_processing.push(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
-        let topic = &metrics.topics[usize::from(r.topic)];
-        topic.consumed.inc();
-        topic.decoded.inc_by(pipeline.summary().events - events_before);
-        topic.scored.inc_by(scored(pipeline).saturating_sub(scored_before));
+        let c = &mut counts[usize::from(r.topic)];
+        c.consumed += 1;
+        c.decoded += pipeline.summary().events - events_before;
+        c.scored += scored(pipeline).saturating_sub(scored_before);
         let mut deliveries = 0;
         for u in findings.drain(..) {
             deliveries += self.publish(origin, &u);
         }
         self.findings = findings;
         if let Some((error_type, error)) = first_error {
-            let payload = std::mem::take(&mut r.payload);
-            deliveries += self.dead_letter(origin, error_type, &error, errors, payload);
+            deliveries += self.dead_letter(origin, error_type, &error, errors, payload.to_vec());
         }
         self.offsets.finish(origin, deliveries);
+        true
     }
 
     /// Hands one finding record to every alert sink. Returns the deliveries started.
