@@ -4,13 +4,14 @@
 //! 2. a bare rdkafka consumer reads every message (the ceiling);
 //! 3. `credence run` scores every message (its first scored event to its last);
 //! 4. the bare consumer again, while the daemon idles (the spread of the two is the noise);
-//! 5. live: the stream continues (event times moved on by whole weeks) produced at a fraction of
+//! 5. the backlog again with one scoring worker (a consumer group of its own; the daemon of 3
+//!    idles): the daemon's default (one worker per core) beside it shows what the workers add.
+//!    It runs before the live phases so that it reads the backlog alone;
+//! 6. live: the stream continues (event times moved on by whole weeks) produced at a fraction of
 //!    the daemon's measured rate while it consumes; its processing and end-to-end latency come
 //!    from its `/metrics` (hdrhistogram quantiles over the last minute, and the difference of the
 //!    Prometheus histograms before and after);
-//! 6. SIGTERM, clean exit;
-//! 7. the backlog again with one scoring worker (a consumer group of its own): the daemon's
-//!    default (one worker per core) beside it shows what the workers add.
+//! 7. SIGTERM, clean exit.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -287,18 +288,9 @@ fn phases(setup: &Setup<'_>, stream: &Stream, t: &Topics, n: u64) -> anyhow::Res
     anyhow::ensure!(daemon.events >= n, "credence run scored {} of {n} events", daemon.events);
     anyhow::ensure!(daemon.decode_errors == 0.0, "{} decode errors", daemon.decode_errors);
 
-    let mut lives = Vec::new();
-    let mut quiet_from = backlog_end;
-    for &fraction in setup.live_fractions.iter().filter(|_| setup.live_secs > 0.0) {
-        if !setup.smoke {
-            std::thread::sleep(QUIET.saturating_sub(quiet_from.elapsed()));
-        }
-        let l = live(setup, stream, t, &mut d, per_sec, fraction)?;
-        quiet_from = Instant::now();
-        lives.push(l);
-    }
-    let peak = procfs::peak_rss(Some(d.pid()))?;
-    d.stop(Duration::from_secs(30))?;
+    // Before the live phases, so that it reads the backlog alone (the live events come weeks
+    // later in event time: read with it, a partition ahead in the live events and another still
+    // in the backlog put weeks of skew into its findings). The default daemon idles meanwhile.
     let one_worker = if std::thread::available_parallelism().map_or(1, usize::from) > 1 {
         eprintln!("kafka: the backlog again, one scoring worker");
         let t1 = Topics { group: format!("{}-one-worker", t.group), ..t.clone() };
@@ -318,6 +310,18 @@ fn phases(setup: &Setup<'_>, stream: &Stream, t: &Topics, n: u64) -> anyhow::Res
     } else {
         None
     };
+    let mut lives = Vec::new();
+    let mut quiet_from = backlog_end;
+    for &fraction in setup.live_fractions.iter().filter(|_| setup.live_secs > 0.0) {
+        if !setup.smoke {
+            std::thread::sleep(QUIET.saturating_sub(quiet_from.elapsed()));
+        }
+        let l = live(setup, stream, t, &mut d, per_sec, fraction)?;
+        quiet_from = Instant::now();
+        lives.push(l);
+    }
+    let peak = procfs::peak_rss(Some(d.pid()))?;
+    d.stop(Duration::from_secs(30))?;
     let best = bare.iter().map(|b| b.per_sec).fold(0.0, f64::max);
     let mean = bare.iter().map(|b| b.per_sec).sum::<f64>() / bare.len() as f64;
     Ok(KafkaRun {
