@@ -45,9 +45,6 @@ impl Shards {
 pub async fn route(mut input: mpsc::Receiver<Fetched>, workers: Vec<mpsc::Sender<Fetched>>, shards: Shards) {
     while let Some(item) = input.recv().await {
         match item {
-            Fetched::Batch(batch) if workers.len() == 1 => {
-                let _ = workers[0].send(Fetched::Batch(batch)).await;
-            }
             Fetched::Batch(batch) => {
                 let mut parts: Vec<Vec<_>> = (0..shards.len()).map(|_| Vec::new()).collect();
                 for r in batch.records {

@@ -571,13 +571,13 @@ impl Baseline {
     /// Loads the whole baseline into the CPU cache at once, before scoring reads it field by field.
     ///
     /// Among many credentials a baseline is usually out of cache, and its 936 bytes span 15 cache
-    /// lines (every field is `Copy`: the clone is a plain copy, no allocation). Read
-    /// in the detectors' order, each line's miss waits on the code that reads the previous one; a
-    /// copy of the whole baseline (kept by `black_box`, so not optimised away) issues all the loads
-    /// together and the misses overlap. Safe code has no prefetch instruction; this is the copy's
-    /// cost (about 60 bytes a nanosecond from cache) for most of the misses' latency.
-    /// Measured with `score_update/warm` (100k baselines): 1.14x–2.2x the events/s without it, in
-    /// six interleaved runs (docs/BENCHMARKS.md).
+    /// lines (every field is `Copy`: the clone is a plain copy, no allocation). Read in the
+    /// detectors' order, each line's miss waits on the code that reads the previous one; a copy of
+    /// the whole baseline (kept by `black_box`, so not optimised away) issues all the loads
+    /// together and the misses overlap. Safe code has no prefetch instruction; this trades a copy
+    /// from cache for most of the misses' latency. Measured with `score_update/warm` (100k
+    /// baselines): a median 1.32x the events/s without it (1.13x–2.21x) in nine interleaved runs
+    /// (docs/BENCHMARKS.md).
     #[inline]
     pub fn load_into_cache(&self) {
         std::hint::black_box(self.clone());
