@@ -4,7 +4,10 @@
 //! ([`ApiActivity`]) writes schema-valid records, for the simulator and for tests.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
 
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -17,72 +20,318 @@ pub const API_ACTIVITY_CLASS_UID: u32 = 6003;
 use crate::json::{cow, OptStr as Str};
 use crate::mapped::lenient::First;
 
-#[derive(Deserialize)]
-struct Raw<'a> {
+/// The attributes detection reads, each written in place as the parser meets it. serde's derive
+/// would build every nested object (`actor`, `actor.user`, `src_endpoint.location`, ...) in its own
+/// frame and move it up level by level: a record's 750 bytes copied three times, each copy reading
+/// stores still in flight. Here one flat struct is filled once ([`Part`]); the small leaf objects
+/// keep serde's derive.
+#[derive(Default)]
+struct Fields<'a> {
     class_uid: Option<u32>,
     time: Option<f64>,
-    #[serde(borrow)]
     time_dt: Str<'a>,
-    #[serde(borrow)]
-    actor: Option<Actor<'a>>,
-    #[serde(borrow)]
-    api: Option<Api<'a>>,
-    #[serde(borrow)]
-    http_request: Option<HttpRequest<'a>>,
+    /// `actor` was an object.
+    actor: bool,
+    user_uid: Str<'a>,
+    user_name: Str<'a>,
+    user_credential_uid: Str<'a>,
+    user_type: Str<'a>,
+    session_uid: Str<'a>,
+    session_credential_uid: Str<'a>,
+    session_issuer: Str<'a>,
+    app_name: Str<'a>,
+    /// `api` was an object.
+    api: bool,
+    operation: Str<'a>,
+    service: Option<Named<'a>>,
+    request: Option<Uid<'a>>,
+    response: Option<ApiResponse<'a>>,
+    http_method: Str<'a>,
+    user_agent: Str<'a>,
+    url: Option<Url<'a>>,
     http_response: Option<HttpResponse>,
-    #[serde(borrow)]
-    src_endpoint: Option<Endpoint<'a>>,
-    #[serde(borrow, default)]
+    ip: Str<'a>,
+    hostname: Str<'a>,
+    domain: Str<'a>,
+    autonomous_system: Option<AutonomousSystem>,
+    country: Str<'a>,
+    city: Str<'a>,
+    lat: Option<f64>,
+    long: Option<f64>,
+    coordinates: Option<[f64; 2]>,
     resources: First<Resource<'a>>,
     status_id: Option<u8>,
-    #[serde(borrow)]
     status_code: Str<'a>,
-    #[serde(borrow)]
     metadata: Option<Metadata<'a>>,
 }
 
-#[derive(Deserialize)]
-struct Actor<'a> {
-    #[serde(borrow)]
-    user: Option<User<'a>>,
-    #[serde(borrow)]
-    session: Option<Session<'a>>,
-    #[serde(borrow)]
-    app_name: Str<'a>,
+impl<'de> Fields<'de> {
+    /// Reads one OCSF record.
+    fn read(text: &'de str) -> Result<Fields<'de>, serde_json::Error> {
+        let mut fields = Fields::default();
+        let mut de = serde_json::Deserializer::from_str(text);
+        de.deserialize_map(ReadInto::<Root>::new(&mut fields))?;
+        de.end()?;
+        Ok(fields)
+    }
+}
+
+/// One object of the record: its keys (the derived identifier, unknown keys as `Other`) and where
+/// each key's value goes in [`Fields`].
+trait Part<'de>: Deserialize<'de> {
+    fn read<A: MapAccess<'de>>(self, f: &mut Fields<'de>, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// Reads an object key by key into [`Fields`] as its [`Part`] says; `null` leaves them as they
+/// were. Yields whether there was an object.
+struct ReadInto<'f, 'de, P> {
+    fields: &'f mut Fields<'de>,
+    part: PhantomData<P>,
+}
+
+impl<'f, 'de, P> ReadInto<'f, 'de, P> {
+    fn new(fields: &'f mut Fields<'de>) -> Self {
+        ReadInto { fields, part: PhantomData }
+    }
+}
+
+impl<'de, P: Part<'de>> DeserializeSeed<'de> for ReadInto<'_, 'de, P> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, P: Part<'de>> Visitor<'de> for ReadInto<'_, 'de, P> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        while let Some(key) = map.next_key::<P>()? {
+            key.read(self.fields, &mut map)?;
+        }
+        Ok(true)
+    }
+}
+
+fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<IgnoredAny>().map(drop)
 }
 
 #[derive(Deserialize)]
-struct User<'a> {
-    #[serde(borrow)]
-    uid: Str<'a>,
-    #[serde(borrow)]
-    name: Str<'a>,
-    #[serde(borrow)]
-    credential_uid: Str<'a>,
-    #[serde(borrow)]
-    r#type: Str<'a>,
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Root {
+    ClassUid,
+    Time,
+    TimeDt,
+    Actor,
+    Api,
+    HttpRequest,
+    HttpResponse,
+    SrcEndpoint,
+    Resources,
+    StatusId,
+    StatusCode,
+    Metadata,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Part<'de> for Root {
+    fn read<A: MapAccess<'de>>(self, f: &mut Fields<'de>, map: &mut A) -> Result<(), A::Error> {
+        match self {
+            Root::ClassUid => f.class_uid = map.next_value()?,
+            Root::Time => f.time = map.next_value()?,
+            Root::TimeDt => f.time_dt = map.next_value()?,
+            Root::Actor => f.actor = map.next_value_seed(ReadInto::<Actor>::new(f))?,
+            Root::Api => f.api = map.next_value_seed(ReadInto::<Api>::new(f))?,
+            Root::HttpRequest => _ = map.next_value_seed(ReadInto::<HttpRequest>::new(f))?,
+            Root::HttpResponse => f.http_response = map.next_value()?,
+            Root::SrcEndpoint => _ = map.next_value_seed(ReadInto::<Endpoint>::new(f))?,
+            Root::Resources => f.resources = map.next_value()?,
+            Root::StatusId => f.status_id = map.next_value()?,
+            Root::StatusCode => f.status_code = map.next_value()?,
+            Root::Metadata => f.metadata = map.next_value()?,
+            Root::Other => skip(map)?,
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
-struct Session<'a> {
-    #[serde(borrow)]
-    uid: Str<'a>,
-    #[serde(borrow)]
-    credential_uid: Str<'a>,
-    #[serde(borrow)]
-    issuer: Str<'a>,
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Actor {
+    User,
+    Session,
+    AppName,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Part<'de> for Actor {
+    fn read<A: MapAccess<'de>>(self, f: &mut Fields<'de>, map: &mut A) -> Result<(), A::Error> {
+        match self {
+            Actor::User => _ = map.next_value_seed(ReadInto::<User>::new(f))?,
+            Actor::Session => _ = map.next_value_seed(ReadInto::<Session>::new(f))?,
+            Actor::AppName => f.app_name = map.next_value()?,
+            Actor::Other => skip(map)?,
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
-struct Api<'a> {
-    #[serde(borrow)]
-    operation: Str<'a>,
-    #[serde(borrow)]
-    service: Option<Named<'a>>,
-    #[serde(borrow)]
-    request: Option<Uid<'a>>,
-    #[serde(borrow)]
-    response: Option<ApiResponse<'a>>,
+#[serde(field_identifier, rename_all = "snake_case")]
+enum User {
+    Uid,
+    Name,
+    CredentialUid,
+    Type,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Part<'de> for User {
+    fn read<A: MapAccess<'de>>(self, f: &mut Fields<'de>, map: &mut A) -> Result<(), A::Error> {
+        match self {
+            User::Uid => f.user_uid = map.next_value()?,
+            User::Name => f.user_name = map.next_value()?,
+            User::CredentialUid => f.user_credential_uid = map.next_value()?,
+            User::Type => f.user_type = map.next_value()?,
+            User::Other => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Session {
+    Uid,
+    CredentialUid,
+    Issuer,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Part<'de> for Session {
+    fn read<A: MapAccess<'de>>(self, f: &mut Fields<'de>, map: &mut A) -> Result<(), A::Error> {
+        match self {
+            Session::Uid => f.session_uid = map.next_value()?,
+            Session::CredentialUid => f.session_credential_uid = map.next_value()?,
+            Session::Issuer => f.session_issuer = map.next_value()?,
+            Session::Other => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Api {
+    Operation,
+    Service,
+    Request,
+    Response,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Part<'de> for Api {
+    fn read<A: MapAccess<'de>>(self, f: &mut Fields<'de>, map: &mut A) -> Result<(), A::Error> {
+        match self {
+            Api::Operation => f.operation = map.next_value()?,
+            Api::Service => f.service = map.next_value()?,
+            Api::Request => f.request = map.next_value()?,
+            Api::Response => f.response = map.next_value()?,
+            Api::Other => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum HttpRequest {
+    HttpMethod,
+    UserAgent,
+    Url,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Part<'de> for HttpRequest {
+    fn read<A: MapAccess<'de>>(self, f: &mut Fields<'de>, map: &mut A) -> Result<(), A::Error> {
+        match self {
+            HttpRequest::HttpMethod => f.http_method = map.next_value()?,
+            HttpRequest::UserAgent => f.user_agent = map.next_value()?,
+            HttpRequest::Url => f.url = map.next_value()?,
+            HttpRequest::Other => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Endpoint {
+    Ip,
+    Hostname,
+    Domain,
+    Location,
+    AutonomousSystem,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Part<'de> for Endpoint {
+    fn read<A: MapAccess<'de>>(self, f: &mut Fields<'de>, map: &mut A) -> Result<(), A::Error> {
+        match self {
+            Endpoint::Ip => f.ip = map.next_value()?,
+            Endpoint::Hostname => f.hostname = map.next_value()?,
+            Endpoint::Domain => f.domain = map.next_value()?,
+            Endpoint::Location => _ = map.next_value_seed(ReadInto::<Location>::new(f))?,
+            Endpoint::AutonomousSystem => f.autonomous_system = map.next_value()?,
+            Endpoint::Other => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Location {
+    Country,
+    City,
+    Lat,
+    Long,
+    Coordinates,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Part<'de> for Location {
+    fn read<A: MapAccess<'de>>(self, f: &mut Fields<'de>, map: &mut A) -> Result<(), A::Error> {
+        match self {
+            Location::Country => f.country = map.next_value()?,
+            Location::City => f.city = map.next_value()?,
+            Location::Lat => f.lat = map.next_value()?,
+            Location::Long => f.long = map.next_value()?,
+            Location::Coordinates => f.coordinates = map.next_value()?,
+            Location::Other => skip(map)?,
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -105,16 +354,6 @@ struct ApiResponse<'a> {
 }
 
 #[derive(Deserialize)]
-struct HttpRequest<'a> {
-    #[serde(borrow)]
-    http_method: Str<'a>,
-    #[serde(borrow)]
-    user_agent: Str<'a>,
-    #[serde(borrow)]
-    url: Option<Url<'a>>,
-}
-
-#[derive(Deserialize)]
 struct Url<'a> {
     #[serde(borrow)]
     path: Str<'a>,
@@ -125,30 +364,6 @@ struct HttpResponse {
     code: Option<i64>,
     length: Option<u64>,
     body_length: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct Endpoint<'a> {
-    #[serde(borrow)]
-    ip: Str<'a>,
-    #[serde(borrow)]
-    hostname: Str<'a>,
-    #[serde(borrow)]
-    domain: Str<'a>,
-    #[serde(borrow)]
-    location: Option<Location<'a>>,
-    autonomous_system: Option<AutonomousSystem>,
-}
-
-#[derive(Deserialize)]
-struct Location<'a> {
-    #[serde(borrow)]
-    country: Str<'a>,
-    #[serde(borrow)]
-    city: Str<'a>,
-    lat: Option<f64>,
-    long: Option<f64>,
-    coordinates: Option<[f64; 2]>,
 }
 
 #[derive(Deserialize)]
@@ -190,7 +405,7 @@ pub(crate) fn decode<'a>(decoder: &Decoder, text: &'a str, out: &mut Vec<Result<
 }
 
 fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, DecodeError> {
-    let raw: Raw<'a> = serde_json::from_str(text).map_err(DecodeError::json)?;
+    let raw = Fields::read(text).map_err(DecodeError::json)?;
     match raw.class_uid {
         Some(API_ACTIVITY_CLASS_UID) => {}
         Some(other) => {
@@ -209,22 +424,21 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         }
         (None, None) => return Err(DecodeError::MissingField("time")),
     };
-    let actor = raw.actor.ok_or(DecodeError::MissingField("actor"))?;
-    let api = raw.api.ok_or(DecodeError::MissingField("api"))?;
-    let operation = nonempty(api.operation).ok_or(DecodeError::MissingField("api.operation"))?;
+    if !raw.actor {
+        return Err(DecodeError::MissingField("actor"));
+    }
+    if !raw.api {
+        return Err(DecodeError::MissingField("api"));
+    }
+    let operation = nonempty(raw.operation).ok_or(DecodeError::MissingField("api.operation"))?;
 
-    let (user, session) = (actor.user, actor.session);
-    let (user_uid, user_name, user_cred, user_type) = match user {
-        Some(u) => (nonempty(u.uid), nonempty(u.name), nonempty(u.credential_uid), u.r#type),
-        None => (None, None, None, None),
-    };
-    let (session_uid, session_cred, issuer) = match session {
-        Some(s) => (nonempty(s.uid), nonempty(s.credential_uid), nonempty(s.issuer)),
-        None => (None, None, None),
-    };
+    let (user_uid, user_name, user_cred) =
+        (nonempty(raw.user_uid), nonempty(raw.user_name), nonempty(raw.user_credential_uid));
+    let (session_uid, session_cred, issuer) =
+        (nonempty(raw.session_uid), nonempty(raw.session_credential_uid), nonempty(raw.session_issuer));
     let principal = user_uid.clone().or(user_name);
 
-    let app_name = nonempty(actor.app_name);
+    let app_name = nonempty(raw.app_name);
     // The credential presented: an explicit credential uid first, then the session, then the user.
     let (raw_credential, mut kind) = if let Some(c) = user_cred.as_deref().or(session_cred.as_deref()) {
         (c, kind_of_key(c))
@@ -236,7 +450,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         return Err(DecodeError::MissingField("actor.user.credential_uid"));
     };
     if kind == CredentialKind::ApiKey
-        && nonempty(user_type)
+        && nonempty(raw.user_type)
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case("service") || t.eq_ignore_ascii_case("system"))
     {
@@ -251,35 +465,29 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
     };
 
     let mut origin = Origin::default();
-    if let Some(ep) = raw.src_endpoint {
-        match nonempty(ep.ip) {
-            Some(ip) => match parse_ip(&ip) {
-                Some(addr) => origin.ip = Some(addr),
-                None => origin.host = Some(ip),
-            },
-            None => origin.host = nonempty(ep.hostname).or(nonempty(ep.domain)),
-        }
-        origin.asn = ep.autonomous_system.and_then(|a| a.number);
-        if let Some(loc) = ep.location {
-            origin.country = nonempty(loc.country).as_deref().and_then(Country::parse);
-            origin.city = nonempty(loc.city);
-            origin.geo = match (loc.lat, loc.long, loc.coordinates) {
-                (Some(lat), Some(lon), _) => GeoPoint::new(lat, lon),
-                (_, _, Some([lon, lat])) => GeoPoint::new(lat, lon),
-                _ => None,
-            };
-        }
+    match nonempty(raw.ip) {
+        Some(ip) => match parse_ip(&ip) {
+            Some(addr) => origin.ip = Some(addr),
+            None => origin.host = Some(ip),
+        },
+        None => origin.host = nonempty(raw.hostname).or(nonempty(raw.domain)),
     }
-
-    let (http_method, user_agent, url_path) = match raw.http_request {
-        Some(r) => (nonempty(r.http_method), nonempty(r.user_agent), r.url.and_then(|u| nonempty(u.path))),
-        None => (None, None, None),
+    origin.asn = raw.autonomous_system.and_then(|a| a.number);
+    origin.country = nonempty(raw.country).as_deref().and_then(Country::parse);
+    origin.city = nonempty(raw.city);
+    origin.geo = match (raw.lat, raw.long, raw.coordinates) {
+        (Some(lat), Some(lon), _) => GeoPoint::new(lat, lon),
+        (_, _, Some([lon, lat])) => GeoPoint::new(lat, lon),
+        _ => None,
     };
+
+    let (http_method, user_agent, url_path) =
+        (nonempty(raw.http_method), nonempty(raw.user_agent), raw.url.and_then(|u| nonempty(u.path)));
     let (http_status, bytes_out) = match raw.http_response {
         Some(r) => (r.code.and_then(|c| u16::try_from(c).ok()), r.length.or(r.body_length)),
         None => (None, None),
     };
-    let (api_error, api_code) = match api.response {
+    let (api_error, api_code) = match raw.response {
         Some(r) => (nonempty(r.error), r.code),
         None => (None, None),
     };
@@ -291,7 +499,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         None => None,
     }
     .or(url_path);
-    let event_uid = raw.metadata.and_then(|m| nonempty(m.uid)).or(api.request.and_then(|r| nonempty(r.uid)));
+    let event_uid = raw.metadata.and_then(|m| nonempty(m.uid)).or(raw.request.and_then(|r| nonempty(r.uid)));
 
     Ok(Event {
         time_ms,
@@ -303,7 +511,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         origin,
         user_agent,
         operation,
-        service: api.service.and_then(|s| nonempty(s.name)),
+        service: raw.service.and_then(|s| nonempty(s.name)),
         resource,
         http_method,
         http_status: status,
@@ -621,6 +829,32 @@ mod tests {
             let err = d.decode_one(input).unwrap_err();
             assert_eq!(err.error_type(), *want, "{err} for {}", String::from_utf8_lossy(input));
         }
+    }
+
+    #[test]
+    fn objects_may_be_null_or_carry_unknown_keys() {
+        let d = decoder();
+        let e = d
+            .decode_one(
+                br#"{"class_uid":6003,"time":1722375081000,"src_endpoint":null,"http_request":null,
+                "actor":{"user":{"credential_uid":"ck_live_1","groups":[{"name":"x"}],"uid":null},"session":null,"x":{}},
+                "api":{"operation":"GET /v1/a","version":"2","service":null}}"#,
+            )
+            .unwrap();
+        assert_eq!(e.credential, d.pseudonymizer().credential("ck_live_1"));
+        assert_eq!((e.principal, e.service, e.origin.ip, e.user_agent), (None, None, None, None));
+        // An object where a string belongs, or the reverse, costs the record, with the reason.
+        for bad in [
+            r#"{"class_uid":6003,"time":1,"actor":"alice","api":{"operation":"x"}}"#,
+            r#"{"class_uid":6003,"time":1,"actor":{"user":{"credential_uid":{}}},"api":{"operation":"x"}}"#,
+            r#"{"class_uid":6003,"time":1,"actor":{"app_name":"a"},"api":{"operation":"x"}} trailing"#,
+        ] {
+            let err = d.decode_one(bad.as_bytes()).unwrap_err();
+            assert_eq!(err.error_type(), crate::ErrorType::InvalidJson, "{err} for {bad}");
+        }
+        // `null` for a required object is a missing field.
+        let err = d.decode_one(br#"{"class_uid":6003,"time":1,"actor":null,"api":{"operation":"x"}}"#).unwrap_err();
+        assert_eq!(err.error_type(), crate::ErrorType::MissingField);
     }
 
     #[test]
