@@ -219,10 +219,15 @@ impl Engine {
             }
         }
         let Some(pk) = obs.peer else { return };
-        if weight <= 0.0 || (self.peers.len() >= MAX_PEER_GROUPS && !self.peers.contains_key(&pk)) {
+        if weight <= 0.0 {
             return;
         }
-        let mut p = self.peers.entry(pk).or_default();
+        let mut p = match self.peers.get_mut(&pk) {
+            Some(p) => p,
+            // `len` locks every shard of the map in turn: asked only for a group not yet held.
+            None if self.peers.len() >= MAX_PEER_GROUPS => return,
+            None => self.peers.entry(pk).or_default(),
+        };
         p.ops.learn(obs.op, t, hl, weight);
         if let Some(k) = obs.net {
             p.nets.learn(k, t, hl, weight);

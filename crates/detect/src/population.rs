@@ -139,10 +139,12 @@ impl Population {
     /// Records that a credential took up a value new to it.
     pub fn adopt(&self, dim: Dim, key: u32, now: u32) {
         let k = adoption_key(dim, key);
-        if self.adoptions.len() >= MAX_ADOPTIONS && !self.adoptions.contains_key(&k) {
-            return;
-        }
-        let mut a = self.adoptions.entry(k).or_default();
+        let mut a = match self.adoptions.get_mut(&k) {
+            Some(a) => a,
+            // `len` locks every shard of the map in turn: asked only for a value not yet held.
+            None if self.adoptions.len() >= MAX_ADOPTIONS => return,
+            None => self.adoptions.entry(k).or_default(),
+        };
         if now.saturating_sub(a.window_start) > ADOPTION_WINDOW_SECS {
             *a = Adoption { window_start: now, adopters: 0 };
         }
@@ -165,7 +167,7 @@ impl Population {
     }
 
     fn label(map: &DashMap<u32, Box<str>>, key: u32, text: impl FnOnce() -> String) {
-        if map.len() < MAX_LABELS && !map.contains_key(&key) {
+        if !map.contains_key(&key) && map.len() < MAX_LABELS {
             let mut t = text();
             if t.len() > 120 {
                 let mut cut = 120;
