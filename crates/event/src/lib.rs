@@ -161,6 +161,11 @@ impl GeoPoint {
     /// Great-circle distance in kilometres (haversine).
     pub fn distance_km(self, other: GeoPoint) -> f64 {
         const EARTH_RADIUS_KM: f64 = 6371.0;
+        if self == other {
+            // Exactly what the formula gives, without its trigonometry: most of a credential's
+            // events come from where its last one did.
+            return 0.0;
+        }
         let (la1, lo1) = (f64::from(self.lat).to_radians(), f64::from(self.lon).to_radians());
         let (la2, lo2) = (f64::from(other.lat).to_radians(), f64::from(other.lon).to_radians());
         let a = ((la2 - la1) / 2.0).sin().powi(2) + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
