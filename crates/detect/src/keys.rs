@@ -11,6 +11,32 @@ use std::net::IpAddr;
 use credence_event::Country;
 use siphasher::sip::SipHasher13;
 
+/// The hasher of the baseline map, whose keys are pseudonyms: HMAC-SHA256 outputs, uniformly
+/// random under a secret. Hashing them again (the map's default, SipHash-1-3 under a per-process
+/// key, about a fortieth of the scoring path) buys nothing: without the secret no one can choose
+/// credentials whose pseudonyms collide. It folds the key's two halves.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PseudonymHasher(u64);
+
+impl Hasher for PseudonymHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 ^= (n as u64) ^ ((n >> 64) as u64);
+    }
+
+    /// Only pseudonyms (`u128`) are keys of that map; any other bytes are folded in 8 at a time.
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+}
+
 /// Keyed hashing of values into table keys.
 #[derive(Clone, Debug)]
 pub struct KeySpace {
@@ -126,6 +152,24 @@ pub fn asn(n: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pseudonym_hashes_use_both_halves_and_spread() {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let b = BuildHasherDefault::<PseudonymHasher>::default();
+        let p = credence_event::Pseudonymizer::insecure_demo();
+        let hashes: Vec<u64> = (0..4096).map(|i| b.hash_one(p.credential(&format!("ck_live_{i}")).as_u128())).collect();
+        assert_ne!(b.hash_one(1u128 << 64), b.hash_one(2u128 << 64), "the high half counts");
+        // The map takes its bucket from the low bits and a tag from the top seven: both spread.
+        let mut low = [0u32; 64];
+        let mut top = [0u32; 128];
+        for h in &hashes {
+            low[(h & 63) as usize] += 1;
+            top[(h >> 57) as usize] += 1;
+        }
+        assert!(low.iter().all(|&n| (32..=100).contains(&n)), "{low:?}");
+        assert!(top.iter().all(|&n| (8..=64).contains(&n)), "{top:?}");
+    }
 
     #[test]
     fn keys_are_nonzero_and_labels_round_trip() {

@@ -8,6 +8,7 @@
 //!
 //! Pure and synchronous: no I/O, no clock (all time is event time), no async runtime.
 
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
@@ -30,6 +31,7 @@ pub use population::{Dim, PeerProfile, Population};
 pub use verdict::{Category, Detector, Severity, Signal, Verdict};
 
 use baseline::to_secs;
+use keys::PseudonymHasher;
 use score::{Context, Novelty};
 
 /// How much an event may teach its baseline, decided after scoring.
@@ -60,7 +62,7 @@ pub struct EngineCounters {
 pub struct Engine {
     cfg: DetectConfig,
     keys: KeySpace,
-    baselines: DashMap<u128, Box<Baseline>>,
+    baselines: DashMap<u128, Box<Baseline>, BuildHasherDefault<PseudonymHasher>>,
     peers: DashMap<u64, Box<PeerProfile>>,
     population: Population,
     counters: EngineCounters,
@@ -77,7 +79,7 @@ impl Engine {
         Engine {
             cfg,
             keys,
-            baselines: DashMap::new(),
+            baselines: DashMap::default(),
             peers: DashMap::new(),
             population: Population::default(),
             counters: EngineCounters::default(),
