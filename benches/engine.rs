@@ -22,7 +22,9 @@
 //! so that repeated passes are new traffic, not a burst of the same minutes.
 
 use std::cell::OnceCell;
+use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
 
 use credence_detect::{DetectConfig, Engine, KeySpace, LearnPolicy};
 use credence_event::ocsf::ApiActivity;
@@ -453,6 +455,19 @@ impl Live {
         self.passes.get() * self.span_ms
     }
 
+    /// One pass of the messages through decoding and `e`, shifted: the whole per-event path.
+    fn path(&self, e: &Engine, decoder: &Decoder) -> u64 {
+        let shift = self.next_shift();
+        let mut s = 0u64;
+        for m in &self.msgs {
+            if let Ok(mut ev) = decoder.decode_one(m) {
+                ev.time_ms += shift;
+                s += e.process(&ev, LearnPolicy::Default).score as u64;
+            }
+        }
+        s
+    }
+
     /// One pass of `decoded` (these events, whose own times are `base`) through `e`, shifted.
     fn process_shifted(&self, e: &Engine, decoded: &mut [Event<'_>], base: &[i64]) -> u64 {
         let shift = self.next_shift();
@@ -463,6 +478,20 @@ impl Live {
         }
         s
     }
+}
+
+/// The parse limit: `serde_json` reading the fields Credence reads into a borrowed struct, with
+/// no further work. As the decoders read: the message checked as UTF-8 once, then parsed as text
+/// (faster than `from_slice`, which checks each string as it meets it).
+fn parse_limit(msgs: &[Vec<u8>]) -> usize {
+    msgs.iter()
+        .map(|m| {
+            std::str::from_utf8(m)
+                .ok()
+                .and_then(|t| serde_json::from_str::<OcsfFields<'_>>(t).ok())
+                .map_or(0, |f| f.status_id.map_or(1, usize::from))
+        })
+        .sum()
 }
 
 fn report_verdicts(name: &str, e: &Engine, decoder: &Decoder, msgs: &[Vec<u8>]) {
@@ -510,21 +539,7 @@ fn benches(c: &mut Criterion) {
     let ocsf_msgs = &formats[0].2;
     let mut g = c.benchmark_group("parse_limit");
     g.throughput(Throughput::Elements(BATCH as u64));
-    g.bench_function("ocsf_borrowed", |b| {
-        b.iter(|| {
-            ocsf_msgs
-                .iter()
-                .map(|m| {
-                    // As the decoders read: the message checked as UTF-8 once, then parsed as text
-                    // (faster than `from_slice`, which checks each string as it meets it).
-                    std::str::from_utf8(m)
-                        .ok()
-                        .and_then(|t| serde_json::from_str::<OcsfFields<'_>>(t).ok())
-                        .map_or(0, |f| f.status_id.map_or(1, usize::from))
-                })
-                .sum::<usize>()
-        })
-    });
+    g.bench_function("ocsf_borrowed", |b| b.iter(|| parse_limit(ocsf_msgs)));
     g.bench_function("ocsf_skip", |b| {
         b.iter(|| ocsf_msgs.iter().filter(|m| serde_json::from_slice::<serde::de::IgnoredAny>(m).is_ok()).count())
     });
@@ -622,17 +637,7 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("warm", |b| {
         let (e, live) = warm();
-        b.iter(|| {
-            let shift = live.next_shift();
-            let mut s = 0u64;
-            for m in &live.msgs {
-                if let Ok(mut ev) = ocsf_decoder.decode_one(m) {
-                    ev.time_ms += shift;
-                    s += e.process(&ev, LearnPolicy::Default).score as u64;
-                }
-            }
-            s
-        })
+        b.iter(|| live.path(e, &ocsf_decoder))
     });
     g.bench_function("cold", |b| {
         b.iter_batched(
@@ -650,6 +655,43 @@ fn benches(c: &mut Criterion) {
         )
     });
     g.finish();
+
+    // The path and the parse limit in alternation, a batch of each in turn over the very same
+    // bytes: this machine's speed drifts by up to 2x within minutes, which two benches run one
+    // after the other cannot tell from a difference between them. Criterion reports the path's
+    // rate; each pair's ratio (path time over parse time) is kept and their quartiles printed.
+    let mut g = c.benchmark_group("path_vs_parse");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let ratios = std::cell::RefCell::new(Vec::new());
+    g.bench_function("warm", |b| {
+        let (e, live) = warm();
+        b.iter_custom(|iters| {
+            let mut path = Duration::ZERO;
+            for _ in 0..iters {
+                let t0 = Instant::now();
+                black_box(parse_limit(&live.msgs));
+                let t1 = Instant::now();
+                black_box(live.path(e, &ocsf_decoder));
+                let t2 = Instant::now();
+                ratios.borrow_mut().push((t2 - t1).as_secs_f64() / (t1 - t0).as_secs_f64());
+                path += t2 - t1;
+            }
+            path
+        })
+    });
+    g.finish();
+    let mut ratios = ratios.into_inner();
+    if !ratios.is_empty() {
+        ratios.sort_by(f64::total_cmp);
+        let q = |p: f64| ratios[((ratios.len() - 1) as f64 * p).round() as usize];
+        eprintln!(
+            "path_vs_parse/warm: the path took {:.2}x the parse limit's time (median of {} interleaved pairs; quartiles {:.2}-{:.2})",
+            q(0.5),
+            ratios.len(),
+            q(0.25),
+            q(0.75)
+        );
+    }
 }
 
 criterion_group!(engine_benches, benches);
