@@ -27,7 +27,7 @@ impl Hasher for PseudonymHasher {
         self.0 ^= (n as u64) ^ ((n >> 64) as u64);
     }
 
-    /// Only pseudonyms (`u128`) are keys of that map; any other bytes are folded in 8 at a time.
+    /// Pseudonyms hash as one `u128` (above); any other bytes are folded in 8 at a time.
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];

@@ -62,7 +62,7 @@ pub struct EngineCounters {
 pub struct Engine {
     cfg: DetectConfig,
     keys: KeySpace,
-    baselines: DashMap<u128, Box<Baseline>, BuildHasherDefault<PseudonymHasher>>,
+    baselines: DashMap<Pseudonym, Box<Baseline>, BuildHasherDefault<PseudonymHasher>>,
     peers: DashMap<u64, Box<PeerProfile>>,
     population: Population,
     counters: EngineCounters,
@@ -116,7 +116,7 @@ impl Engine {
         let obs = Observation::new(event, &self.keys);
         self.population.count_event(obs.t);
         let credential_state = self.retired_credential(event);
-        let key = event.subject.as_u128();
+        let key = event.subject;
         // One lookup on the hot path; the store is checked for room only for a new subject.
         let mut entry = match self.baselines.get_mut(&key) {
             Some(e) => e,
@@ -151,7 +151,7 @@ impl Engine {
         let obs = Observation::new(event, &self.keys);
         let credential_state = self.retired_credential(event);
         let fresh;
-        let guard = self.baselines.get(&event.subject.as_u128());
+        let guard = self.baselines.get(&event.subject);
         let baseline: &Baseline = match &guard {
             Some(b) => b,
             None => {
@@ -189,7 +189,7 @@ impl Engine {
         if event.credential == event.subject {
             return None;
         }
-        let b = self.baselines.get(&event.credential.as_u128())?;
+        let b = self.baselines.get(&event.credential)?;
         b.state.is_retired().then_some((b.state, b.state_since))
     }
 
@@ -306,7 +306,7 @@ impl Engine {
     /// Applies a lifecycle record to its credential's state machine.
     pub fn apply_lifecycle(&self, ev: &LifecycleEvent<'_>) {
         let t = to_secs(ev.time_ms);
-        let mut b = self.baselines.entry(ev.credential.as_u128()).or_insert_with(|| Box::new(Baseline::new(t)));
+        let mut b = self.baselines.entry(ev.credential).or_insert_with(|| Box::new(Baseline::new(t)));
         let next = match ev.action {
             // A creation older than the retirement in force (a record applied late, or again)
             // cannot bring the credential back.
@@ -332,7 +332,7 @@ impl Engine {
 
     /// A copy of one subject's baseline (for snapshots, the admin API and tests).
     pub fn baseline(&self, subject: Pseudonym) -> Option<Baseline> {
-        self.baselines.get(&subject.as_u128()).map(|b| (**b).clone())
+        self.baselines.get(&subject).map(|b| (**b).clone())
     }
 
     /// Drops baselines idle beyond `idle_ttl_secs` (retired credentials are kept for as long:
@@ -355,7 +355,7 @@ impl Engine {
         if self.baselines.len() < max {
             return;
         }
-        let mut seen: Vec<(u32, u128)> =
+        let mut seen: Vec<(u32, Pseudonym)> =
             self.baselines.iter().filter(|e| !e.state.is_retired()).map(|e| (e.last_seen, *e.key())).collect();
         let n = (max / EVICT_FRACTION).max(1).min(seen.len());
         if n == 0 {
@@ -383,7 +383,7 @@ impl Engine {
 
     /// Approximate bytes held per baseline: the boxed baseline, its map slot, allocator overhead.
     pub fn bytes_per_baseline() -> usize {
-        std::mem::size_of::<Baseline>() + std::mem::size_of::<(u128, Box<Baseline>)>() * 2 + 16
+        std::mem::size_of::<Baseline>() + std::mem::size_of::<(Pseudonym, Box<Baseline>)>() * 2 + 16
     }
 }
 
