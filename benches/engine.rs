@@ -14,7 +14,9 @@
 //! - `score_update/{warm,cold,resident_1m}`: `Engine::process` on decoded events against 100k
 //!   established baselines, against credentials never seen before, and with 1M credentials
 //!   resident;
-//! - `path/{warm,cold}`: the whole per-event path, bytes → verdict.
+//! - `path/{warm,cold}`: the whole per-event path, bytes → verdict;
+//! - `path_vs_parse/warm`: `path/warm` and `parse_limit/ocsf_borrowed` in alternation, a batch of
+//!   each in turn over the same bytes; prints the quartiles of their ratio.
 //!
 //! Setup (corpora, warming engines) is outside the timed closures and runs only for the groups
 //! selected. Live traffic arrives at the warm history's own rate, so the population-wide surge
