@@ -47,7 +47,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Parser;
 
-use report::{Peer, Report};
+use report::{Peer, PeerRound, Report};
 
 /// Simulator seed of the benchmark's stream.
 const SEED: u64 = 7;
@@ -82,6 +82,11 @@ struct Args {
     /// Events River and `credence replay` both score (default 200,000; smoke 10,000).
     #[arg(long)]
     peer_events: Option<u64>,
+    /// Rounds of the peer comparison, River and `credence replay` alternated; the report quotes
+    /// the round of median ratio (default 5; smoke 1). On a shared machine one pair is not a
+    /// measurement: the same command read 23.1x and 17.8x minutes apart.
+    #[arg(long)]
+    peer_rounds: Option<usize>,
     /// Resident credentials to measure, comma-separated (default 10000,100000,1000000; smoke
     /// 1000,10000).
     #[arg(long, value_delimiter = ',')]
@@ -211,18 +216,25 @@ fn run(args: Args) -> anyhow::Result<()> {
                 let file = out.join("peer-events.jsonl");
                 stream::head(&stream.events, &file, k)?;
                 eprintln!("peer: River HalfSpaceTrees and credence replay on the first {k} events");
-                let river = peer::river(python, &repo.join("benches/peer/river_hst.py"), &file, k)?;
-                anyhow::ensure!(river.events == k, "River scored {} of {k} events", river.events);
-                let replay = peer::replay(binary, &file, &stream.lifecycle)?;
-                anyhow::ensure!(replay.events == k, "replay scored {} of {k} events", replay.events);
+                let rounds = args.pick(args.peer_rounds, 5, 1).max(1);
+                let mut done = Vec::with_capacity(rounds);
+                for round in 0..rounds {
+                    // Alternate which goes first, so a drift in the machine's speed falls on both.
+                    let (river, replay) = if round % 2 == 0 {
+                        let river = peer::river(python, &repo.join("benches/peer/river_hst.py"), &file, k)?;
+                        (river, peer::replay(binary, &file, &stream.lifecycle)?)
+                    } else {
+                        let replay = peer::replay(binary, &file, &stream.lifecycle)?;
+                        (peer::river(python, &repo.join("benches/peer/river_hst.py"), &file, k)?, replay)
+                    };
+                    anyhow::ensure!(river.events == k, "River scored {} of {k} events", river.events);
+                    anyhow::ensure!(replay.events == k, "replay scored {} of {k} events", replay.events);
+                    let r = PeerRound::new(river, replay);
+                    eprintln!("peer: round {}/{rounds}: {:.1}x", round + 1, r.ratio_like_for_like);
+                    done.push(r);
+                }
                 let _ = std::fs::remove_file(&file);
-                report.peer = Some(Peer {
-                    events: k,
-                    ratio_like_for_like: replay.events_per_sec / river.total_events_per_sec,
-                    ratio_to_hst_alone: replay.events_per_sec / river.hst_events_per_sec,
-                    river,
-                    credence_replay: replay,
-                });
+                report.peer = Some(Peer::of_rounds(k, done));
             }
         }
     }

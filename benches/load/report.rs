@@ -39,7 +39,7 @@ impl Machine {
     }
 }
 
-/// The peer comparison on the same events.
+/// The peer comparison on the same events: the round of median ratio, and every round.
 #[derive(Debug, Clone, Serialize)]
 pub struct Peer {
     /// Events both scored (the first of the stream).
@@ -51,6 +51,46 @@ pub struct Peer {
     pub ratio_like_for_like: f64,
     /// Credence (parsing included) over River's model alone (parsing excluded).
     pub ratio_to_hst_alone: f64,
+    /// Every round, in the order run (River first in odd rounds, Credence first in even ones).
+    pub rounds: Vec<PeerRound>,
+}
+
+/// One round of the peer comparison: River, then Credence, on the same events (or the reverse).
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerRound {
+    pub river: River,
+    pub credence_replay: Replayed,
+    pub ratio_like_for_like: f64,
+    pub ratio_to_hst_alone: f64,
+}
+
+impl PeerRound {
+    pub fn new(river: River, credence_replay: Replayed) -> PeerRound {
+        PeerRound {
+            ratio_like_for_like: credence_replay.events_per_sec / river.total_events_per_sec,
+            ratio_to_hst_alone: credence_replay.events_per_sec / river.hst_events_per_sec,
+            river,
+            credence_replay,
+        }
+    }
+}
+
+impl Peer {
+    /// The comparison quoted from `rounds` (not empty): the round whose like-for-like ratio is the
+    /// median (the lower middle one of an even number), so its figures belong together.
+    pub fn of_rounds(events: u64, rounds: Vec<PeerRound>) -> Peer {
+        let mut order: Vec<usize> = (0..rounds.len()).collect();
+        order.sort_by(|&a, &b| rounds[a].ratio_like_for_like.total_cmp(&rounds[b].ratio_like_for_like));
+        let mid = rounds[order[(order.len() - 1) / 2]].clone();
+        Peer {
+            events,
+            river: mid.river,
+            credence_replay: mid.credence_replay,
+            ratio_like_for_like: mid.ratio_like_for_like,
+            ratio_to_hst_alone: mid.ratio_to_hst_alone,
+            rounds,
+        }
+    }
 }
 
 /// One target and how the run did against it.
@@ -287,7 +327,12 @@ impl Report {
             );
         }
         if let Some(p) = &self.peer {
-            let _ = writeln!(o, "\n── peer: the first {} events ──", n(p.events as f64));
+            let _ = writeln!(
+                o,
+                "\n── peer: the first {} events, round of median ratio of {} ──",
+                n(p.events as f64),
+                p.rounds.len()
+            );
             let _ =
                 writeln!(o, "{:<34}{:>14} events/s", "River HST, parsing included", n(p.river.total_events_per_sec));
             let _ = writeln!(o, "{:<34}{:>14} events/s", "River HST, model alone", n(p.river.hst_events_per_sec));
@@ -302,6 +347,10 @@ impl Report {
                 "{:<34}{:>13.1}x (vs model alone {:.1}x)",
                 "ratio Credence / River", p.ratio_like_for_like, p.ratio_to_hst_alone
             );
+            if p.rounds.len() > 1 {
+                let each: Vec<String> = p.rounds.iter().map(|r| format!("{:.1}x", r.ratio_like_for_like)).collect();
+                let _ = writeln!(o, "{:<34}{:>14} (the median quoted above)", "each round", each.join(" "));
+            }
         }
         if let Some(p) = &self.plateau {
             let samples: Vec<String> = p
