@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs every check and test of Credence on a fresh machine: installs what is missing,
-# starts a real Kafka broker (tests/kafka/kafka.sh), runs fmt, clippy, docs, the test suite and the
-# benchmarks in smoke mode, and stops the broker again.
+# starts a real Kafka broker (tests/kafka/kafka.sh), runs fmt, clippy, docs, the SBOM and dependency
+# checks, the test suite and the benchmarks in smoke mode, and stops the broker again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -32,6 +32,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "SBOM (CycloneDX, as the container image ships it)"
 bash scripts/sbom.sh
+
+step "dependencies (cargo-deny: licenses, sources, bans; deny.toml)"
+bash scripts/deps-check.sh
 
 step "kafka broker"
 bash tests/kafka/kafka.sh fetch
