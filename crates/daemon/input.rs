@@ -1,13 +1,37 @@
 //! Framing of JSON input files: JSON lines, or whole documents (a CloudTrail delivery file, a
-//! pretty-printed array), detected from the first line. Streams: memory is bounded by one line in
-//! line mode; document mode holds one document (CloudTrail files are a few MB).
+//! pretty-printed array), detected from the first line, gzip-compressed or not (detected from the
+//! first bytes). Streams: memory is bounded by one line in line mode; document mode holds one
+//! document (CloudTrail files are a few MB).
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead, BufReader, Read};
+
+use flate2::bufread::MultiGzDecoder;
 
 use serde_json::value::RawValue;
 
 /// Largest document accepted in document mode, bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 30;
+
+/// Buffer of an input file's reader, bytes.
+const READ_BUFFER: usize = 1 << 20;
+
+/// The start of every gzip member (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// A buffered reader of `input`, decompressed when it starts with gzip's magic number, as `zcat`
+/// reads it: every member of a multi-member file in turn. CloudTrail delivers its log files to S3
+/// as `.json.gz`, and they can be replayed as they were downloaded. A corrupt or truncated
+/// compressed file is a read error (`InvalidInput`, `UnexpectedEof`) after the messages before
+/// the damage.
+pub fn open<'a>(input: impl Read + 'a) -> io::Result<Box<dyn BufRead + 'a>> {
+    let mut reader = BufReader::with_capacity(READ_BUFFER, input);
+    let compressed = reader.fill_buf()?.starts_with(&GZIP_MAGIC);
+    Ok(if compressed {
+        Box::new(BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(reader)))
+    } else {
+        Box::new(reader)
+    })
+}
 
 /// Calls `f` with each message of `reader`: each non-blank line when the input is JSON lines,
 /// else each top-level JSON value of the whole document. Returns the number of messages.
@@ -102,6 +126,50 @@ mod tests {
         let m = messages("{\n \"x\": [1,\n");
         assert_eq!(m.len(), 1);
         assert!(m[0].contains("\"x\""));
+    }
+
+    fn gzip(parts: &[&str]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut out = Vec::new();
+        // One member per part: `cat a.gz b.gz` is a valid gzip file of both.
+        for part in parts {
+            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            z.write_all(part.as_bytes()).unwrap();
+            out.extend(z.finish().unwrap());
+        }
+        out
+    }
+
+    fn opened(bytes: &[u8]) -> io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for_each_message(open(bytes)?, |m| out.push(String::from_utf8_lossy(m).into_owned()))?;
+        Ok(out)
+    }
+
+    #[test]
+    fn gzip_input_is_read_as_zcat_reads_it() {
+        let plain = "{\"a\":1}\n{\"b\":2}\n";
+        assert_eq!(opened(plain.as_bytes()).unwrap(), vec!["{\"a\":1}", "{\"b\":2}"]);
+        assert_eq!(opened(&gzip(&[plain])).unwrap(), vec!["{\"a\":1}", "{\"b\":2}"]);
+        let doc = "{\"Records\": [\n {\"eventName\": \"GetObject\"}\n]}\n";
+        assert_eq!(opened(&gzip(&[doc])).unwrap(), vec![doc.trim()]);
+        assert_eq!(opened(&gzip(&["{\"a\":1}\n", "{\"b\":2}\n"])).unwrap(), vec!["{\"a\":1}", "{\"b\":2}"]);
+        assert!(opened(&gzip(&[""])).unwrap().is_empty());
+        assert!(opened(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn damaged_gzip_is_a_read_error_after_the_messages_before_it() {
+        let lines: String = (0..2000).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+        let z = gzip(&[&lines]);
+        let truncated = &z[..z.len() / 2];
+        let mut seen = 0;
+        let r = for_each_message(open(truncated).unwrap(), |_| seen += 1);
+        assert!(r.is_err(), "a truncated file is an error, not a short file");
+        assert!(seen > 0 && seen < 2000, "{seen} messages before the damage");
+        let mut corrupt = z.clone();
+        corrupt[20] ^= 0xff;
+        assert!(opened(&corrupt).is_err());
     }
 
     #[test]

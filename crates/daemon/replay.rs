@@ -12,7 +12,7 @@ use credence_event::{Decoder, FieldMapping, Format, Pseudonymizer};
 use credence_finding::ocsf::{render, Product};
 use credence_finding::Aggregator;
 
-use crate::input::for_each_message;
+use crate::input::{self, for_each_message};
 use crate::pipeline::{Output, Pipeline, Summary};
 use crate::render::alert_text;
 
@@ -48,7 +48,8 @@ pub struct ReplayArgs {
     /// Write findings as readable text instead of OCSF JSON.
     #[arg(long)]
     pub human: bool,
-    /// Input files, or `-` for stdin.
+    /// Input files, or `-` for stdin; gzip-compressed ones (CloudTrail's `.json.gz`) are read as
+    /// they are.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
@@ -150,15 +151,23 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
             }
         }
     };
+    // A file that cannot be opened, or read to its end (a truncated download among a bucket's
+    // files), is reported and the others are still replayed; the run fails at its end.
+    let mut unreadable = 0usize;
     for path in &args.files {
-        let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
-            Box::new(BufReader::with_capacity(1 << 20, io::stdin().lock()))
-        } else {
-            let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            Box::new(BufReader::with_capacity(1 << 20, f))
-        };
-        for_each_message(reader, |m| pipeline.process(m, &mut emit))
-            .with_context(|| format!("reading {}", path.display()))?;
+        let read = (|| -> anyhow::Result<u64> {
+            let reader = if path.as_os_str() == "-" {
+                input::open(io::stdin().lock())
+            } else {
+                let f = File::open(path).context("opening")?;
+                input::open(f)
+            };
+            Ok(for_each_message(reader?, |m| pipeline.process(m, &mut emit))?)
+        })();
+        if let Err(e) = read {
+            eprintln!("error: {}: {e:#}; going on with the other files", path.display());
+            unreadable += 1;
+        }
     }
     pipeline.finish(&mut emit);
     if let Some(e) = write_error {
@@ -167,6 +176,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
     out.flush().context("writing findings")?;
     let summary = pipeline.summary().clone();
     eprint!("{}", summary_text(&summary, pipeline.engine().len()));
+    if unreadable > 0 {
+        anyhow::bail!("{unreadable} of {} input files could not be read to their end (above)", args.files.len());
+    }
     Ok(summary)
 }
 
