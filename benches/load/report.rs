@@ -39,20 +39,16 @@ impl Machine {
     }
 }
 
-/// The peer comparison on the same events: the round of median ratio, and every round.
+/// The peer comparison on the same events: every round, and which one is quoted.
 #[derive(Debug, Clone, Serialize)]
 pub struct Peer {
     /// Events both scored (the first of the stream).
     pub events: u64,
-    pub river: River,
-    /// `credence replay` of the same events.
-    pub credence_replay: Replayed,
-    /// Credence over River, both reading and parsing the JSON lines.
-    pub ratio_like_for_like: f64,
-    /// Credence (parsing included) over River's model alone (parsing excluded).
-    pub ratio_to_hst_alone: f64,
     /// Every round, in the order run (River first in odd rounds, Credence first in even ones).
     pub rounds: Vec<PeerRound>,
+    /// The round quoted: the one whose like-for-like ratio is the median (the lower middle one of
+    /// an even number), so its figures belong together.
+    pub median_round: usize,
 }
 
 /// One round of the peer comparison: River, then Credence, on the same events (or the reverse).
@@ -76,20 +72,17 @@ impl PeerRound {
 }
 
 impl Peer {
-    /// The comparison quoted from `rounds` (not empty): the round whose like-for-like ratio is the
-    /// median (the lower middle one of an even number), so its figures belong together.
+    /// The comparison of `rounds` (not empty).
     pub fn of_rounds(events: u64, rounds: Vec<PeerRound>) -> Peer {
         let mut order: Vec<usize> = (0..rounds.len()).collect();
         order.sort_by(|&a, &b| rounds[a].ratio_like_for_like.total_cmp(&rounds[b].ratio_like_for_like));
-        let mid = rounds[order[(order.len() - 1) / 2]].clone();
-        Peer {
-            events,
-            river: mid.river,
-            credence_replay: mid.credence_replay,
-            ratio_like_for_like: mid.ratio_like_for_like,
-            ratio_to_hst_alone: mid.ratio_to_hst_alone,
-            rounds,
-        }
+        let median_round = order[(order.len() - 1) / 2];
+        Peer { events, rounds, median_round }
+    }
+
+    /// The round quoted.
+    pub fn quoted(&self) -> &PeerRound {
+        &self.rounds[self.median_round]
     }
 }
 
@@ -180,7 +173,7 @@ impl Report {
                 });
             }
         }
-        if let Some(p) = &self.peer {
+        if let Some(p) = self.peer.as_ref().map(Peer::quoted) {
             t.push(Target {
                 name: "Credence / River HST, same events (both parse JSON)".into(),
                 target: "≥ 20x".into(),
@@ -326,12 +319,13 @@ impl Report {
                 mib(r.peak_rss_bytes as f64)
             );
         }
-        if let Some(p) = &self.peer {
+        if let Some(peer) = &self.peer {
+            let p = peer.quoted();
             let _ = writeln!(
                 o,
                 "\n── peer: the first {} events, round of median ratio of {} ──",
-                n(p.events as f64),
-                p.rounds.len()
+                n(peer.events as f64),
+                peer.rounds.len()
             );
             let _ =
                 writeln!(o, "{:<34}{:>14} events/s", "River HST, parsing included", n(p.river.total_events_per_sec));
@@ -347,8 +341,8 @@ impl Report {
                 "{:<34}{:>13.1}x (vs model alone {:.1}x)",
                 "ratio Credence / River", p.ratio_like_for_like, p.ratio_to_hst_alone
             );
-            if p.rounds.len() > 1 {
-                let each: Vec<String> = p.rounds.iter().map(|r| format!("{:.1}x", r.ratio_like_for_like)).collect();
+            if peer.rounds.len() > 1 {
+                let each: Vec<String> = peer.rounds.iter().map(|r| format!("{:.1}x", r.ratio_like_for_like)).collect();
                 let _ = writeln!(o, "{:<34}{:>14} (the median quoted above)", "each round", each.join(" "));
             }
         }
