@@ -421,7 +421,7 @@ fn engine() -> Engine {
 /// An engine holding `creds` baselines, each taught `per_cred` events over `HISTORY_MS`,
 /// generated and learned in chunks (the history is never held whole).
 fn warmed(decoder: &Decoder, creds: usize, per_cred: usize) -> Engine {
-    let e = engine();
+    let mut e = engine();
     let total = creds * per_cred;
     let mut chunk = Vec::with_capacity(100_000);
     let mut history = calls(total, creds, 0, START_MS, HISTORY_MS, 1).peekable();
@@ -458,7 +458,7 @@ impl Live {
     }
 
     /// One pass of the messages through decoding and `e`, shifted: the whole per-event path.
-    fn path(&self, e: &Engine, decoder: &Decoder) -> u64 {
+    fn path(&self, e: &mut Engine, decoder: &Decoder) -> u64 {
         let shift = self.next_shift();
         let mut s = 0u64;
         for m in &self.msgs {
@@ -471,7 +471,7 @@ impl Live {
     }
 
     /// One pass of `decoded` (these events, whose own times are `base`) through `e`, shifted.
-    fn process_shifted(&self, e: &Engine, decoded: &mut [Event<'_>], base: &[i64]) -> u64 {
+    fn process_shifted(&self, e: &mut Engine, decoded: &mut [Event<'_>], base: &[i64]) -> u64 {
         let shift = self.next_shift();
         let mut s = 0u64;
         for (ev, t) in decoded.iter_mut().zip(base) {
@@ -594,7 +594,7 @@ fn benches(c: &mut Criterion) {
             let e = warmed(&ocsf_decoder, warm_credentials(), HISTORY_EVENTS);
             let live = Live::new(warm_credentials(), HISTORY_EVENTS);
             report_verdicts("warm", &e, &ocsf_decoder, &live.msgs);
-            (e, live)
+            (std::cell::RefCell::new(e), live)
         })
     };
     let cold_msgs: Vec<Vec<u8>> =
@@ -607,12 +607,13 @@ fn benches(c: &mut Criterion) {
         let (e, live) = warm();
         let mut decoded: Vec<_> = live.msgs.iter().map(|m| ocsf_decoder.decode_one(m).expect("valid")).collect();
         let base: Vec<i64> = decoded.iter().map(|ev| ev.time_ms).collect();
+        let e = &mut *e.borrow_mut();
         b.iter(|| live.process_shifted(e, &mut decoded, &base))
     });
     g.bench_function("cold", |b| {
         b.iter_batched(
             engine,
-            |e| cold_decoded.iter().map(|ev| e.process(ev, LearnPolicy::Default).score as u64).sum::<u64>(),
+            |mut e| cold_decoded.iter().map(|ev| e.process(ev, LearnPolicy::Default).score as u64).sum::<u64>(),
             BatchSize::LargeInput,
         )
     });
@@ -627,10 +628,11 @@ fn benches(c: &mut Criterion) {
             let live = Live::new(large_credentials(), per_cred);
             report_verdicts("resident_1m", &e, &ocsf_decoder, &live.msgs);
             eprintln!("resident_1m: about {} bytes per baseline", Engine::bytes_per_baseline());
-            (e, live)
+            (std::cell::RefCell::new(e), live)
         });
         let mut decoded: Vec<_> = live.msgs.iter().map(|m| ocsf_decoder.decode_one(m).expect("valid")).collect();
         let base: Vec<i64> = decoded.iter().map(|ev| ev.time_ms).collect();
+        let e = &mut *e.borrow_mut();
         b.iter(|| live.process_shifted(e, &mut decoded, &base))
     });
     g.finish();
@@ -639,12 +641,13 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("warm", |b| {
         let (e, live) = warm();
+        let e = &mut *e.borrow_mut();
         b.iter(|| live.path(e, &ocsf_decoder))
     });
     g.bench_function("cold", |b| {
         b.iter_batched(
             engine,
-            |e| {
+            |mut e| {
                 let mut s = 0u64;
                 for m in &cold_msgs {
                     if let Ok(ev) = ocsf_decoder.decode_one(m) {
@@ -667,6 +670,7 @@ fn benches(c: &mut Criterion) {
     let ratios = std::cell::RefCell::new(Vec::new());
     g.bench_function("warm", |b| {
         let (e, live) = warm();
+        let e = &mut *e.borrow_mut();
         b.iter_custom(|iters| {
             let mut path = Duration::ZERO;
             for _ in 0..iters {

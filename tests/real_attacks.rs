@@ -101,7 +101,7 @@ fn play(file: &str) -> Option<Outcome> {
     let first = credence_event::time::parse_rfc3339_ms(attack[0]["eventTime"].as_str().unwrap()).unwrap();
     let p = Pseudonymizer::insecure_demo();
     let decoder = Decoder::new(Format::Cloudtrail, p.clone());
-    let engine = Engine::new(DetectConfig::default(), KeySpace::from_pseudonymizer(&p));
+    let mut engine = Engine::new(DetectConfig::default(), KeySpace::from_pseudonymizer(&p));
     let mut agg = Aggregator::new(DEFAULT_WINDOW_MS, Severity::Low);
     let subject: Pseudonym = {
         let probe = json!({"userIdentity": actor.identity, "eventTime": "2024-01-01T00:00:00Z", "eventName": "x"});

@@ -262,18 +262,16 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
         ..config.detect.clone()
     };
     let decoders: Vec<credence_event::Decoder> = inputs.into_iter().map(|input| input.decoder).collect();
-    let mut engines = Vec::new();
+    let gauges = Arc::new(Mutex::new(vec![worker::Gauges::default(); shards.len()]));
     let mut pipelines: Vec<Vec<Pipeline>> = (0..shards.len())
         .map(|_| {
             decoders
                 .iter()
-                .enumerate()
-                .map(|(input, decoder)| {
+                .map(|decoder| {
                     let keys = credence_detect::KeySpace::from_pseudonymizer(&pseudonymizer);
-                    let engine = Arc::new(Engine::new(detect.clone(), keys));
-                    engines.push((input, engine.clone()));
+                    let engine = Engine::new(detect.clone(), keys);
                     let aggregator = Aggregator::new(window_ms, config.alerts.min_severity);
-                    Pipeline::with_engine(decoder.clone(), engine, aggregator)
+                    Pipeline::new(decoder.clone(), engine, aggregator)
                 })
                 .collect()
         })
@@ -390,7 +388,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
             max_in_flight: config.daemon.max_in_flight.div_ceil(shards.len()),
             lifecycle_horizon: horizon.clone(),
             lifecycle_initial,
-            gauge_engines: if shard == 0 { engines.clone() } else { Vec::new() },
+            gauges: gauges.clone(),
             metrics: metrics.clone(),
         });
         workers.spawn(worker.run(input, lifecycle, shutdown.clone(), timeout.mul_f64(0.75)));

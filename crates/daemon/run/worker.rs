@@ -80,6 +80,19 @@ impl Totals {
     }
 }
 
+/// One worker's baseline figures, for the pod's gauges.
+#[derive(Clone, Debug, Default)]
+pub struct Gauges {
+    /// Baselines held.
+    pub active: usize,
+    /// Baselines evicted for room, in all.
+    pub evicted_capacity: u64,
+    /// Baselines swept for idleness, in all.
+    pub evicted_idle: u64,
+    /// Baselines by state.
+    pub states: Vec<(credence_detect::CredentialState, usize)>,
+}
+
 /// What the worker is built from.
 pub struct WorkerParts {
     /// This worker's index; worker 0 refreshes the gauges.
@@ -112,8 +125,9 @@ pub struct WorkerParts {
     pub lifecycle_horizon: Vec<i64>,
     /// Lifecycle records queued before the worker started (the catch-up).
     pub lifecycle_initial: u64,
-    /// Worker 0: every worker's engines, with their input, for the baseline gauges.
-    pub gauge_engines: Vec<(usize, Arc<credence_detect::Engine>)>,
+    /// Every worker's baseline figures, by worker: each refreshes its own, worker 0 publishes
+    /// their sums.
+    pub gauges: Arc<Mutex<Vec<Gauges>>>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
 }
@@ -258,36 +272,52 @@ impl Worker {
         self.totals
     }
 
-    /// Baselines held, by state, evictions and latency quantiles, every [`GAUGES_EVERY`]: by the
-    /// first worker, over every worker's engines and the shared latency windows.
+    /// Baselines held, by state, evictions and latency quantiles, every [`GAUGES_EVERY`]: each
+    /// worker counts its own engines into the shared figures; the first publishes their sums and
+    /// the shared latency windows.
     fn refresh_gauges(&mut self) {
+        let wall_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let mut own = Gauges::default();
+        for p in &self.parts.pipelines {
+            let engine = p.engine();
+            own.active += engine.len();
+            own.evicted_capacity += engine.counters().evicted_capacity;
+            own.evicted_idle += engine.counters().evicted_idle;
+            // States as of the input's own clock: the latest event time this worker saw of it.
+            let now_ms = p.summary().time_range.map_or(wall_ms, |(_, last)| last);
+            for (state, n) in engine.states(now_ms) {
+                match own.states.iter_mut().find(|(s, _)| *s == state) {
+                    Some(c) => c.1 += n,
+                    None => own.states.push((state, n)),
+                }
+            }
+        }
+        let mut all = self.parts.gauges.lock().unwrap_or_else(|e| e.into_inner());
+        all[self.parts.shard] = own;
         if self.parts.shard != 0 {
             return;
         }
         let m = &self.parts.metrics;
+        let mut sum = Gauges::default();
+        let mut states = Vec::new();
+        for g in all.iter() {
+            sum.active += g.active;
+            sum.evicted_capacity += g.evicted_capacity;
+            sum.evicted_idle += g.evicted_idle;
+            states.extend(g.states.iter().copied());
+        }
+        drop(all);
         {
             let mut latency = self.parts.latency.lock().unwrap_or_else(|e| e.into_inner());
             latency.processing.publish(&m.processing_quantiles);
             latency.end_to_end.publish(&m.end_to_end_quantiles);
         }
-        let wall_ms =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        let (mut active, mut capacity, mut idle) = (0usize, 0u64, 0u64);
-        let mut states = Vec::new();
-        for (input, engine) in &self.parts.gauge_engines {
-            active += engine.len();
-            let c = engine.counters();
-            capacity += c.evicted_capacity.load(std::sync::atomic::Ordering::Relaxed);
-            idle += c.evicted_idle.load(std::sync::atomic::Ordering::Relaxed);
-            // States as of the input's own clock: the latest event time this worker saw of it.
-            let now_ms = self.parts.pipelines[*input].summary().time_range.map_or(wall_ms, |(_, last)| last);
-            states.extend(engine.states(now_ms));
-        }
-        m.baselines_active.set(active as i64);
+        m.baselines_active.set(sum.active as i64);
         m.set_states(&states);
-        m.evicted_capacity.inc_by(capacity.saturating_sub(self.evicted.0));
-        m.evicted_idle.inc_by(idle.saturating_sub(self.evicted.1));
-        self.evicted = (capacity.max(self.evicted.0), idle.max(self.evicted.1));
+        m.evicted_capacity.inc_by(sum.evicted_capacity.saturating_sub(self.evicted.0));
+        m.evicted_idle.inc_by(sum.evicted_idle.saturating_sub(self.evicted.1));
+        self.evicted = (sum.evicted_capacity.max(self.evicted.0), sum.evicted_idle.max(self.evicted.1));
     }
 
     fn lifecycle(&mut self, ev: LifecycleEvent<'static>) {
@@ -564,7 +594,7 @@ impl Worker {
 
 /// Events an input's engine has scored (the engine is this worker's own).
 fn scored(p: &Pipeline) -> u64 {
-    p.engine().counters().scored.load(std::sync::atomic::Ordering::Relaxed)
+    p.engine().counters().scored
 }
 
 async fn recv_acks(rx: &mut Option<mpsc::Receiver<Vec<Origin>>>) -> Option<Vec<Origin>> {

@@ -11,8 +11,11 @@ use crate::config::DetectConfig;
 use crate::keys::{self, KeySpace};
 use crate::stats::{DistinctBits, EwStats, FreqTable};
 
-/// Layout version of a serialised [`Baseline`]. Bump on any change to its fields.
-pub const SNAPSHOT_VERSION: u16 = 4;
+/// Format version of saved state (snapshots and changelog records, `credence-state`): bump it on
+/// any change to the serialised fields of [`Baseline`] or of any other saved part (peer profiles,
+/// the population, open findings, the clock), and migrate or refuse the older version there. 5 is
+/// the first version written; `crates/state/tests/data` keeps a snapshot of each version.
+pub const SNAPSHOT_VERSION: u16 = 5;
 
 /// Seconds since 2000-01-01T00:00:00Z: the compact clock baselines store (u32 lasts to 2136).
 pub const EPOCH_BASE_SECS: i64 = 946_684_800;
@@ -207,6 +210,11 @@ impl HourProfile {
         let smoothed = c(hod) + 0.5 * (c(hod - 1) + c(hod + 1));
         let p = (smoothed + 0.1) / (2.0 * self.total as f32 + 4.8);
         p * 24.0
+    }
+
+    /// The raw counts per hour of the week (0 = Monday 00:00 UTC), halved whenever one saturates.
+    pub fn counts(&self) -> &[u8; 168] {
+        &self.counts
     }
 
     /// Total weight behind the profile.
@@ -560,6 +568,9 @@ pub struct Baseline {
     /// for credentials legitimately used from many places at once (app-wide keys, mobile carrier
     /// egress, anycast), for which impossible travel means nothing.
     pub jump_rate: EwStats,
+    /// Changed since last taken for a checkpoint (fits in the struct's padding: no size cost).
+    #[serde(skip)]
+    pub(crate) dirty: crate::state::Dirty,
 }
 
 impl Baseline {

@@ -107,6 +107,15 @@ impl KeySpace {
         h.write(host.as_bytes());
         Self::finish(h)
     }
+
+    /// A fingerprint of the key space (a keyed hash of a constant: it reveals nothing of the key),
+    /// stored with saved state: state learned under another key matches no value and no
+    /// credential, so it is refused rather than silently used.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = self.hasher(6);
+        h.write(b"credence state fingerprint");
+        h.finish()
+    }
 }
 
 /// Network key: the IPv4 /24 itself (top bit set, so it is never 0 and never clashes with a hashed

@@ -6,14 +6,17 @@
 //! much it may teach ([`LearnPolicy`]), and learns ([`Baseline::learn`]). Scoring and learning are
 //! separate steps so analyst feedback can later veto learning.
 //!
+//! An engine is owned by one task (`&mut self`): in the daemon, one per assigned input partition;
+//! in `replay`, one for the whole stream. Its state can be taken out part by part ([`state`]) for
+//! a snapshot or a changelog and put back with [`Engine::restore`].
+//!
 //! Pure and synchronous: no I/O, no clock (all time is event time), no async runtime.
 
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
 use credence_event::{Event, Pseudonym};
-use dashmap::DashMap;
 
 pub mod baseline;
 pub mod config;
@@ -21,6 +24,7 @@ pub mod keys;
 pub mod opclass;
 pub mod population;
 pub mod score;
+pub mod state;
 pub mod stats;
 pub mod verdict;
 
@@ -33,6 +37,7 @@ pub use verdict::{Category, Detector, Severity, Signal, Verdict};
 use baseline::to_secs;
 use keys::PseudonymHasher;
 use score::{Context, Novelty};
+use state::{Dirty, Item, Key, Mismatch, Owned};
 
 /// How much an event may teach its baseline, decided after scoring.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -46,26 +51,50 @@ pub enum LearnPolicy {
 }
 
 /// Counters the engine keeps for metrics.
-#[derive(Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EngineCounters {
     /// Baselines evicted because the store was full.
-    pub evicted_capacity: AtomicU64,
+    pub evicted_capacity: u64,
     /// Baselines dropped by the sweeper for idleness.
-    pub evicted_idle: AtomicU64,
+    pub evicted_idle: u64,
     /// Events scored.
-    pub scored: AtomicU64,
+    pub scored: u64,
 }
 
-/// The in-memory detection state of one daemon: baselines by subject, peer profiles, and the
-/// population view. `Sync`: partitions may be processed on several threads.
+/// Baselines by subject, hashed by folding the pseudonym (already uniform under the HMAC key).
+type BaselineMap = HashMap<Pseudonym, Box<Baseline>, BuildHasherDefault<PseudonymHasher>>;
+
+/// The detection state of one task: baselines by subject, and the view they are judged with
+/// beside their own history (peer profiles and the population). Plain maps behind `&mut`.
 #[derive(Debug)]
 pub struct Engine {
+    baselines: BaselineMap,
+    view: View,
+    counters: EngineCounters,
+    /// What changed since [`Engine::take_changes`], when tracked.
+    changes: Option<Changes>,
+}
+
+/// What a baseline is judged with beside its own history: the settings, the key space, the peer
+/// profiles and the population. Apart from the baselines so that one can be borrowed mutably while
+/// the view is read.
+#[derive(Debug)]
+struct View {
     cfg: DetectConfig,
     keys: KeySpace,
-    baselines: DashMap<Pseudonym, Box<Baseline>, BuildHasherDefault<PseudonymHasher>>,
-    peers: DashMap<u64, Box<PeerProfile>>,
+    peers: HashMap<u64, Box<PeerProfile>>,
     population: Population,
-    counters: EngineCounters,
+}
+
+/// Keys of parts changed since they were last taken (beside the parts' own `dirty` flags).
+#[derive(Debug, Default)]
+struct Changes {
+    /// Baselines marked dirty, each once.
+    baselines: Vec<Pseudonym>,
+    /// Baselines dropped (evicted or swept).
+    dropped: Vec<Pseudonym>,
+    /// Peer profiles marked dirty, each once.
+    peers: Vec<u64>,
 }
 
 /// Most peer groups tracked; beyond it, new groups get no profile.
@@ -77,18 +106,16 @@ impl Engine {
     /// An engine with the given settings and value-key secret.
     pub fn new(cfg: DetectConfig, keys: KeySpace) -> Engine {
         Engine {
-            cfg,
-            keys,
-            baselines: DashMap::default(),
-            peers: DashMap::new(),
-            population: Population::default(),
+            baselines: BaselineMap::default(),
+            view: View { cfg, keys, peers: HashMap::new(), population: Population::default() },
             counters: EngineCounters::default(),
+            changes: None,
         }
     }
 
     /// Settings in force.
     pub fn config(&self) -> &DetectConfig {
-        &self.cfg
+        &self.view.cfg
     }
 
     /// Counters for metrics.
@@ -98,7 +125,7 @@ impl Engine {
 
     /// Population-wide state.
     pub fn population(&self) -> &Population {
-        &self.population
+        &self.view.population
     }
 
     /// Baselines held.
@@ -111,25 +138,27 @@ impl Engine {
         self.baselines.is_empty()
     }
 
+    /// Peer profiles held.
+    pub fn peer_groups(&self) -> usize {
+        self.view.peers.len()
+    }
+
     /// Scores one event and learns from it: the per-event hot path.
-    pub fn process(&self, event: &Event<'_>, policy: LearnPolicy) -> Verdict {
-        let obs = Observation::new(event, &self.keys);
-        self.population.count_event(obs.t);
+    pub fn process(&mut self, event: &Event<'_>, policy: LearnPolicy) -> Verdict {
+        let obs = Observation::new(event, &self.view.keys);
+        self.view.population.count_event(obs.t);
         let credential_state = self.retired_credential(event);
         let key = event.subject;
         // One lookup on the hot path; the store is checked for room only for a new subject.
-        let mut entry = match self.baselines.get_mut(&key) {
-            Some(e) => e,
-            None => {
-                self.make_room();
-                self.baselines.entry(key).or_insert_with(|| Box::new(Baseline::new(obs.t)))
-            }
-        };
-        let baseline: &mut Baseline = &mut entry;
+        if !self.baselines.contains_key(&key) {
+            self.make_room();
+        }
+        let baseline = self.baselines.entry(key).or_insert_with(|| Box::new(Baseline::new(obs.t)));
         baseline.load_into_cache();
-        let (verdict, novelty) = self.assess(baseline, &obs, credential_state);
+        let view = &self.view;
+        let (verdict, novelty) = view.assess(baseline, &obs, credential_state);
         let weight = match policy {
-            LearnPolicy::Default if verdict.is_alert() => self.cfg.alert_learn_weight,
+            LearnPolicy::Default if verdict.is_alert() => view.cfg.alert_learn_weight,
             LearnPolicy::Default => 1.0,
             LearnPolicy::Weight(w) => w.clamp(0.0, 1.0),
             LearnPolicy::Never => 0.0,
@@ -139,48 +168,26 @@ impl Engine {
             privileged: novelty.privileged,
             volume_reported: verdict.is_alert() && verdict.signals.iter().any(|s| s.detector == Detector::Exfiltration),
         };
-        baseline.learn(&obs, weight, scored, &self.cfg);
-        drop(entry);
+        baseline.learn(&obs, weight, scored, &view.cfg);
+        mark_dirty(&mut self.changes, &mut baseline.dirty, key);
         self.learn_shared(&obs, novelty, weight);
-        self.counters.scored.fetch_add(1, Ordering::Relaxed);
+        self.counters.scored += 1;
         verdict
     }
 
     /// Scores one event without learning from it.
     pub fn score(&self, event: &Event<'_>) -> Verdict {
-        let obs = Observation::new(event, &self.keys);
+        let obs = Observation::new(event, &self.view.keys);
         let credential_state = self.retired_credential(event);
         let fresh;
-        let guard = self.baselines.get(&event.subject);
-        let baseline: &Baseline = match &guard {
+        let baseline: &Baseline = match self.baselines.get(&event.subject) {
             Some(b) => b,
             None => {
                 fresh = Baseline::new(obs.t);
                 &fresh
             }
         };
-        self.assess(baseline, &obs, credential_state).0
-    }
-
-    /// Scores an observation against a baseline (read-only) and judges the signals.
-    fn assess(
-        &self,
-        baseline: &Baseline,
-        obs: &Observation<'_>,
-        credential_state: Option<(CredentialState, u32)>,
-    ) -> (Verdict, Novelty) {
-        let peer_key = obs.peer.or(Some(baseline.peer).filter(|&p| p != 0));
-        let peer_guard = peer_key.and_then(|k| self.peers.get(&k));
-        let ctx = Context {
-            cfg: &self.cfg,
-            peer: peer_guard.as_deref().map(|b| &**b),
-            population: &self.population,
-            credential_state,
-        };
-        let state = baseline.state_at(&self.cfg, obs.t);
-        let (signals, novelty) = score::score(baseline, obs, &ctx);
-        drop(peer_guard);
-        (self.judge(baseline, obs, signals, state, novelty.agent), novelty)
+        self.view.assess(baseline, &obs, credential_state).0
     }
 
     /// The lifecycle state of the presented credential when it is retired and differs from the
@@ -194,21 +201,21 @@ impl Engine {
     }
 
     /// Updates peer profiles, adoption counts and labels after an event was learned.
-    fn learn_shared(&self, obs: &Observation<'_>, novelty: Novelty, weight: f32) {
+    fn learn_shared(&mut self, obs: &Observation<'_>, novelty: Novelty, weight: f32) {
         let t = obs.t;
-        let hl = self.cfg.profile_half_life_secs;
+        let hl = self.view.cfg.profile_half_life_secs;
         if novelty.op {
-            self.population.adopt(Dim::Op, obs.op, t);
+            self.view.population.adopt(Dim::Op, obs.op, t);
             let e = obs.event;
-            self.population.label_op(obs.op, || match e.service.as_deref() {
+            self.view.population.label_op(obs.op, || match e.service.as_deref() {
                 Some(s) => format!("{s} {}", e.operation),
                 None => e.operation.to_string(),
             });
         }
         if novelty.agent {
             if let (Some(k), Some(ua)) = (obs.agent, obs.event.user_agent.as_deref()) {
-                self.population.adopt(Dim::Agent, k, t);
-                self.population.label_agent(k, ua);
+                self.view.population.adopt(Dim::Agent, k, t);
+                self.view.population.label_agent(k, ua);
             }
         }
         for (novel, dim, key) in [
@@ -217,19 +224,17 @@ impl Engine {
             (novelty.country, Dim::Country, obs.country),
         ] {
             if let (true, Some(k)) = (novel, key) {
-                self.population.adopt(dim, k, t);
+                self.view.population.adopt(dim, k, t);
             }
         }
         let Some(pk) = obs.peer else { return };
         if weight <= 0.0 {
             return;
         }
-        let mut p = match self.peers.get_mut(&pk) {
-            Some(p) => p,
-            // `len` locks every shard of the map in turn: asked only for a group not yet held.
-            None if self.peers.len() >= MAX_PEER_GROUPS => return,
-            None => self.peers.entry(pk).or_default(),
-        };
+        if !self.view.peers.contains_key(&pk) && self.view.peers.len() >= MAX_PEER_GROUPS {
+            return;
+        }
+        let p = self.view.peers.entry(pk).or_default();
         p.ops.learn(obs.op, t, hl, weight);
         if let Some(k) = obs.net {
             p.nets.learn(k, t, hl, weight);
@@ -242,6 +247,33 @@ impl Engine {
         }
         p.events = p.events.saturating_add(1);
         p.members.insert(obs.event.subject.as_u128() as u32 | 1);
+        if let Some(c) = &mut self.changes {
+            if !p.dirty.0 {
+                p.dirty.0 = true;
+                c.peers.push(pk);
+            }
+        }
+    }
+}
+
+impl View {
+    /// Scores an observation against a baseline (read-only) and judges the signals.
+    fn assess(
+        &self,
+        baseline: &Baseline,
+        obs: &Observation<'_>,
+        credential_state: Option<(CredentialState, u32)>,
+    ) -> (Verdict, Novelty) {
+        let peer_key = obs.peer.or(Some(baseline.peer).filter(|&p| p != 0));
+        let ctx = Context {
+            cfg: &self.cfg,
+            peer: peer_key.and_then(|k| self.peers.get(&k)).map(|b| &**b),
+            population: &self.population,
+            credential_state,
+        };
+        let state = baseline.state_at(&self.cfg, obs.t);
+        let (signals, novelty) = score::score(baseline, obs, &ctx);
+        (self.judge(baseline, obs, signals, state, novelty.agent), novelty)
     }
 
     /// Combines signals into a verdict: score, confidence, severity.
@@ -302,18 +334,25 @@ impl Engine {
         }
         Some(sev)
     }
+}
 
+impl Engine {
     /// Applies a lifecycle record to its credential's state machine.
-    pub fn apply_lifecycle(&self, ev: &LifecycleEvent<'_>) {
+    pub fn apply_lifecycle(&mut self, ev: &LifecycleEvent<'_>) {
         let t = to_secs(ev.time_ms);
-        let mut b = self.baselines.entry(ev.credential).or_insert_with(|| Box::new(Baseline::new(t)));
+        if !self.baselines.contains_key(&ev.credential) {
+            self.make_room();
+        }
+        let b = self.baselines.entry(ev.credential).or_insert_with(|| Box::new(Baseline::new(t)));
         let next = match ev.action {
-            // A creation older than the retirement in force (a record applied late, or again)
-            // cannot bring the credential back.
-            LifecycleAction::Created if b.state.is_retired() && t < b.state_since => b.state,
+            // A creation older than the state in force (a record applied late, or again when the
+            // lifecycle log is read anew after a restart) cannot bring a retired credential back
+            // nor send an established one back to learning.
+            LifecycleAction::Created if t < b.state_since => b.state,
             LifecycleAction::Created => {
-                if b.events == 0 {
+                if b.events == 0 && b.first_seen != t {
                     b.first_seen = t;
+                    mark_dirty(&mut self.changes, &mut b.dirty, ev.credential);
                 }
                 CredentialState::New
             }
@@ -327,36 +366,59 @@ impl Engine {
         if next != b.state {
             b.state = next;
             b.state_since = t;
+            mark_dirty(&mut self.changes, &mut b.dirty, ev.credential);
         }
     }
 
-    /// A copy of one subject's baseline (for snapshots, the admin API and tests).
-    pub fn baseline(&self, subject: Pseudonym) -> Option<Baseline> {
-        self.baselines.get(&subject).map(|b| (**b).clone())
+    /// One subject's baseline (for snapshots, inspection and tests).
+    pub fn baseline(&self, subject: Pseudonym) -> Option<&Baseline> {
+        self.baselines.get(&subject).map(|b| &**b)
+    }
+
+    /// Every baseline held, in no particular order.
+    pub fn baselines(&self) -> impl Iterator<Item = (Pseudonym, &Baseline)> + '_ {
+        self.baselines.iter().map(|(k, b)| (*k, &**b))
+    }
+
+    /// One peer group's profile.
+    pub fn peer(&self, group: u64) -> Option<&PeerProfile> {
+        self.view.peers.get(&group).map(|p| &**p)
+    }
+
+    /// The key space events are reduced with (to look up a peer group or an operation by name).
+    pub fn key_space(&self) -> &KeySpace {
+        &self.view.keys
     }
 
     /// Drops baselines idle beyond `idle_ttl_secs` (retired credentials are kept for as long:
     /// a ghost can come back) and stale adoption records. Returns how many were dropped.
-    pub fn sweep(&self, now_ms: i64) -> usize {
+    pub fn sweep(&mut self, now_ms: i64) -> usize {
         let now = to_secs(now_ms);
-        let ttl = self.cfg.idle_ttl_secs;
+        let ttl = self.view.cfg.idle_ttl_secs;
         let before = self.baselines.len();
-        self.baselines.retain(|_, b| now.saturating_sub(b.last_seen.max(b.state_since)) < ttl);
+        let changes = &mut self.changes;
+        self.baselines.retain(|k, b| {
+            let keep = now.saturating_sub(b.last_seen.max(b.state_since)) < ttl;
+            if let (false, Some(c)) = (keep, changes.as_mut()) {
+                c.dropped.push(*k);
+            }
+            keep
+        });
         let dropped = before.saturating_sub(self.baselines.len());
-        self.counters.evicted_idle.fetch_add(dropped as u64, Ordering::Relaxed);
-        self.population.sweep(now);
+        self.counters.evicted_idle += dropped as u64;
+        self.view.population.sweep(now);
         dropped
     }
 
     /// Keeps the store within `max_credentials`: when full, evicts the least recently seen
     /// percent (never retired credentials, whose state must outlive their silence).
-    fn make_room(&self) {
-        let max = self.cfg.max_credentials;
+    fn make_room(&mut self) {
+        let max = self.view.cfg.max_credentials;
         if self.baselines.len() < max {
             return;
         }
         let mut seen: Vec<(u32, Pseudonym)> =
-            self.baselines.iter().filter(|e| !e.state.is_retired()).map(|e| (e.last_seen, *e.key())).collect();
+            self.baselines.iter().filter(|(_, b)| !b.state.is_retired()).map(|(k, b)| (b.last_seen, *k)).collect();
         let n = (max / EVICT_FRACTION).max(1).min(seen.len());
         if n == 0 {
             return;
@@ -364,17 +426,20 @@ impl Engine {
         seen.select_nth_unstable(n - 1);
         for (_, k) in &seen[..n] {
             self.baselines.remove(k);
+            if let Some(c) = &mut self.changes {
+                c.dropped.push(*k);
+            }
         }
-        self.counters.evicted_capacity.fetch_add(n as u64, Ordering::Relaxed);
+        self.counters.evicted_capacity += n as u64;
     }
 
     /// Baselines by lifecycle state at `now_ms` (for metrics).
     pub fn states(&self, now_ms: i64) -> [(CredentialState, usize); 7] {
         let now = to_secs(now_ms);
         let mut counts = CredentialState::ALL.map(|s| (s, 0usize));
-        for b in self.baselines.iter() {
-            let s = b.state_at(&self.cfg, now);
-            if let Some(c) = counts.iter_mut().find(|(st, _)| *st == s) {
+        for b in self.baselines.values() {
+            let s = b.state_at(&self.view.cfg, now);
+            if let Some(c) = counts.iter_mut().find(|(state, _)| *state == s) {
                 c.1 += 1;
             }
         }
@@ -384,6 +449,95 @@ impl Engine {
     /// Approximate bytes held per baseline: the boxed baseline, its map slot, allocator overhead.
     pub fn bytes_per_baseline() -> usize {
         std::mem::size_of::<Baseline>() + std::mem::size_of::<(Pseudonym, Box<Baseline>)>() * 2 + 16
+    }
+
+    /// Starts tracking what changes (for [`Engine::take_changes`]); everything held counts as
+    /// changed from here. Off by default: `replay` without a state directory does not need it.
+    pub fn track_changes(&mut self) {
+        let mut c = Changes::default();
+        for (k, b) in &mut self.baselines {
+            b.dirty.0 = true;
+            c.baselines.push(*k);
+        }
+        for (k, p) in &mut self.view.peers {
+            p.dirty.0 = true;
+            c.peers.push(*k);
+        }
+        self.changes = Some(c);
+        self.view.population.track_changes(true);
+    }
+
+    /// Every part of the state, for a snapshot.
+    pub fn export(&self, visit: &mut dyn FnMut(Key, Option<Item<'_>>)) {
+        for (k, b) in &self.baselines {
+            visit(Key::Baseline(*k), Some(Item::Baseline(b)));
+        }
+        for (k, p) in &self.view.peers {
+            visit(Key::Peer(*k), Some(Item::Peer(p)));
+        }
+        self.view.population.export(visit);
+    }
+
+    /// The parts changed since the last call, or since [`Engine::track_changes`] (`None`:
+    /// dropped), forgetting them: what a checkpoint writes to the changelog. A part dropped and
+    /// then recreated is reported as it now is.
+    pub fn take_changes(&mut self, visit: &mut dyn FnMut(Key, Option<Item<'_>>)) {
+        let Some(c) = &mut self.changes else { return };
+        for k in c.dropped.drain(..) {
+            if !self.baselines.contains_key(&k) {
+                visit(Key::Baseline(k), None);
+            }
+        }
+        for k in c.baselines.drain(..) {
+            if let Some(b) = self.baselines.get_mut(&k) {
+                if std::mem::take(&mut b.dirty.0) {
+                    visit(Key::Baseline(k), Some(Item::Baseline(b)));
+                }
+            }
+        }
+        for k in c.peers.drain(..) {
+            if let Some(p) = self.view.peers.get_mut(&k) {
+                p.dirty.0 = false;
+                visit(Key::Peer(k), Some(Item::Peer(p)));
+            }
+        }
+        self.view.population.take_changes(visit);
+    }
+
+    /// Parts changed and not yet taken (for metrics).
+    pub fn pending_changes(&self) -> usize {
+        self.changes.as_ref().map_or(0, |c| c.baselines.len() + c.dropped.len() + c.peers.len())
+    }
+
+    /// Puts one part back (`None`: it was dropped), as read from a snapshot or changelog.
+    /// Restoring does not count as a change.
+    pub fn restore(&mut self, key: Key, value: Option<Owned>) -> Result<(), Mismatch> {
+        match (key, value) {
+            (Key::Baseline(k), Some(Owned::Baseline(b))) => {
+                self.baselines.insert(k, b);
+            }
+            (Key::Baseline(k), None) => {
+                self.baselines.remove(&k);
+            }
+            (Key::Peer(k), Some(Owned::Peer(p))) => {
+                self.view.peers.insert(k, p);
+            }
+            (Key::Peer(k), None) => {
+                self.view.peers.remove(&k);
+            }
+            (key, value) => return self.view.population.restore(key, value).map_err(Mismatch),
+        }
+        Ok(())
+    }
+}
+
+/// Marks a part dirty, listing its key the first time.
+fn mark_dirty(changes: &mut Option<Changes>, dirty: &mut Dirty, key: Pseudonym) {
+    if let Some(c) = changes {
+        if !dirty.0 {
+            dirty.0 = true;
+            c.baselines.push(key);
+        }
     }
 }
 
@@ -397,14 +551,14 @@ mod tests {
     #[test]
     fn the_store_stays_within_max_credentials_and_counts_evictions() {
         let cfg = DetectConfig { max_credentials: 1_000, ..DetectConfig::default() };
-        let engine = Engine::new(cfg, KeySpace::new([2; 16]));
+        let mut engine = Engine::new(cfg, KeySpace::new([2; 16]));
         let p = Pseudonymizer::insecure_demo();
         for i in 0..5_000 {
             let e = Event::new(T0 + i * 1_000, p.credential(&format!("key-{i}")), "GET /x");
             engine.process(&e, LearnPolicy::Default);
         }
         assert!(engine.len() <= 1_000, "{} baselines held", engine.len());
-        assert!(engine.counters().evicted_capacity.load(Ordering::Relaxed) >= 4_000);
+        assert!(engine.counters().evicted_capacity >= 4_000);
         // The most recent credential survived; the first was evicted.
         assert!(engine.baseline(p.credential("key-4999")).is_some());
         assert!(engine.baseline(p.credential("key-0")).is_none());
@@ -414,19 +568,19 @@ mod tests {
     fn sweep_drops_only_baselines_idle_past_the_ttl() {
         let cfg = DetectConfig::default();
         let ttl_ms = i64::from(cfg.idle_ttl_secs) * 1000;
-        let engine = Engine::new(cfg, KeySpace::new([3; 16]));
+        let mut engine = Engine::new(cfg, KeySpace::new([3; 16]));
         let p = Pseudonymizer::insecure_demo();
         engine.process(&Event::new(T0, p.credential("old"), "op"), LearnPolicy::Default);
         engine.process(&Event::new(T0 + ttl_ms, p.credential("recent"), "op"), LearnPolicy::Default);
         assert_eq!(engine.sweep(T0 + ttl_ms + 1_000), 1);
         assert!(engine.baseline(p.credential("old")).is_none());
         assert!(engine.baseline(p.credential("recent")).is_some());
-        assert_eq!(engine.counters().evicted_idle.load(Ordering::Relaxed), 1);
+        assert_eq!(engine.counters().evicted_idle, 1);
     }
 
     #[test]
     fn scoring_does_not_learn_and_learning_policy_is_honoured() {
-        let engine = Engine::new(DetectConfig::default(), KeySpace::new([4; 16]));
+        let mut engine = Engine::new(DetectConfig::default(), KeySpace::new([4; 16]));
         let p = Pseudonymizer::insecure_demo();
         let e = Event::new(T0, p.credential("k"), "op");
         engine.score(&e);
@@ -442,7 +596,7 @@ mod tests {
     #[test]
     fn only_uses_after_the_revocation_are_ghost_uses() {
         use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
-        let engine = Engine::new(DetectConfig::default(), KeySpace::new([6; 16]));
+        let mut engine = Engine::new(DetectConfig::default(), KeySpace::new([6; 16]));
         let credential = Pseudonymizer::insecure_demo().credential("k");
         let revoked_at = T0 + 3_600_000;
         engine.apply_lifecycle(&LifecycleEvent {
@@ -451,7 +605,7 @@ mod tests {
             action: LifecycleAction::Revoked,
             reason: None,
         });
-        let ghost = |t| {
+        let mut ghost = |t| {
             let v = engine.process(&Event::new(t, credential, "op"), LearnPolicy::Default);
             v.signals.iter().any(|s| s.detector == Detector::GhostCredential)
         };
@@ -465,10 +619,10 @@ mod tests {
     #[test]
     fn a_creation_applied_after_a_later_revocation_does_not_undo_it() {
         use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
-        let engine = Engine::new(DetectConfig::default(), KeySpace::new([5; 16]));
+        let mut engine = Engine::new(DetectConfig::default(), KeySpace::new([5; 16]));
         let credential = Pseudonymizer::insecure_demo().credential("k");
         let record = |time_ms, action| LifecycleEvent { time_ms, credential, action, reason: None };
-        let state = || engine.baseline(credential).map(|b| b.state);
+        let state = |engine: &Engine| engine.baseline(credential).map(|b| b.state);
         for r in [
             record(T0, LifecycleAction::Created),
             record(T0 + 60_000, LifecycleAction::Revoked),
@@ -477,10 +631,10 @@ mod tests {
         ] {
             engine.apply_lifecycle(&r);
         }
-        assert_eq!(state(), Some(CredentialState::Revoked));
+        assert_eq!(state(&engine), Some(CredentialState::Revoked));
         // A creation after the revocation (the identifier reissued) still applies.
         engine.apply_lifecycle(&record(T0 + 120_000, LifecycleAction::Created));
-        assert_eq!(state(), Some(CredentialState::New));
+        assert_eq!(state(&engine), Some(CredentialState::New));
     }
 
     /// Replays `days` of a credential's routine (a request every five minutes, alternating
@@ -493,7 +647,7 @@ mod tests {
         session: usize,
         attack: &[(i64, &'static str, u64)],
     ) -> Vec<String> {
-        let engine = Engine::new(DetectConfig::default(), KeySpace::new([6; 16]));
+        let mut engine = Engine::new(DetectConfig::default(), KeySpace::new([6; 16]));
         let credential = Pseudonymizer::insecure_demo().credential(seed);
         let event = |t_ms: i64, op: &'static str, bytes: u64| {
             let mut e = Event::new(t_ms, credential, op);
@@ -562,7 +716,7 @@ mod tests {
         // Six days of a request every five minutes (cycling through `own` of the app's
         // operations), with five peers calling all of them when `peers` is set; then `sweep`.
         let enumerates = |own: usize, peers: bool, sweep: &[String]| {
-            let engine = Engine::new(DetectConfig::default(), KeySpace::new([8; 16]));
+            let mut engine = Engine::new(DetectConfig::default(), KeySpace::new([8; 16]));
             let p = Pseudonymizer::insecure_demo();
             let me = p.credential("me");
             let others: Vec<_> = (0..5).map(|i| p.credential(&format!("peer-{i}"))).collect();
@@ -625,7 +779,7 @@ mod tests {
     /// the steady traffic of twenty other credentials (so the population is not surging).
     #[test]
     fn a_burst_split_by_the_window_boundary_is_still_a_burst() {
-        let engine = Engine::new(DetectConfig::default(), KeySpace::new([7; 16]));
+        let mut engine = Engine::new(DetectConfig::default(), KeySpace::new([7; 16]));
         let p = Pseudonymizer::insecure_demo();
         let credential = p.credential("k");
         let others: Vec<_> = (0..20).map(|i| p.credential(&format!("other-{i}"))).collect();

@@ -6,10 +6,11 @@
 //! severity) or wider (a new detector): a burst of 10,000 anomalous requests yields a handful of
 //! records, not 10,000.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use credence_detect::{Category, CredentialState, Detector, Severity, Signal, Verdict};
 use credence_event::{Event, GeoPoint, Pseudonym};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Default time without a new anomaly after which a finding closes: one hour.
@@ -36,7 +37,7 @@ pub enum Activity {
 }
 
 /// One source of activity seen in a finding.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SourceSample {
     /// IP address, or the logged host when not an IP.
     pub address: String,
@@ -59,7 +60,7 @@ pub struct SourceSample {
 }
 
 /// A finding: one incident on one credential.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Deterministic id: the same event stream always yields the same id, so consumers can
     /// deduplicate after a replay or a crash.
@@ -128,7 +129,12 @@ pub struct Aggregator {
     /// Findings ended by their subject's own later anomaly (beyond the window), not yet handed
     /// out by [`Aggregator::close_idle`].
     ended: Vec<Finding>,
+    /// Keys of open findings changed (or closed) since [`Aggregator::take_changes`], when tracked.
+    changes: Option<HashSet<FindingKey>>,
 }
+
+/// What an open finding belongs to: its subject and whether it is operational (not security).
+pub type FindingKey = (u128, bool);
 
 fn category_key(c: Category) -> bool {
     c == Category::Operational
@@ -138,7 +144,46 @@ impl Aggregator {
     /// An aggregator closing findings after `window_ms` without anomalies and reporting verdicts
     /// of at least `min_severity`.
     pub fn new(window_ms: i64, min_severity: Severity) -> Aggregator {
-        Aggregator { window_ms: window_ms.max(1), min_severity, open: HashMap::new(), ended: Vec::new() }
+        Aggregator { window_ms: window_ms.max(1), min_severity, open: HashMap::new(), ended: Vec::new(), changes: None }
+    }
+
+    /// Starts tracking which open findings change (for [`Aggregator::take_changes`]); every open
+    /// finding counts as changed from here.
+    pub fn track_changes(&mut self) {
+        self.changes = Some(self.open.keys().copied().collect());
+    }
+
+    /// Every open finding, for a snapshot.
+    pub fn export(&self, visit: &mut dyn FnMut(FindingKey, Option<&Finding>)) {
+        for (k, f) in &self.open {
+            visit(*k, Some(f));
+        }
+    }
+
+    /// The open findings changed since the last call (`None`: closed), forgetting them.
+    pub fn take_changes(&mut self, visit: &mut dyn FnMut(FindingKey, Option<&Finding>)) {
+        let Some(keys) = &mut self.changes else { return };
+        for k in keys.drain() {
+            visit(k, self.open.get(&k));
+        }
+    }
+
+    /// Puts an open finding back (`None`: it was closed), as read from a snapshot or changelog.
+    pub fn restore(&mut self, key: FindingKey, finding: Option<Finding>) {
+        match finding {
+            Some(f) => {
+                self.open.insert(key, f);
+            }
+            None => {
+                self.open.remove(&key);
+            }
+        }
+    }
+
+    fn changed(&mut self, key: FindingKey) {
+        if let Some(c) = &mut self.changes {
+            c.insert(key);
+        }
     }
 
     /// Findings open now.
@@ -157,6 +202,7 @@ impl Aggregator {
             Category::Security
         };
         let key = (event.subject.as_u128(), category_key(category));
+        self.changed(key);
         let now = event.time_ms;
         let window = self.window_ms;
         if self.open.get(&key).is_some_and(|f| now - f.last_ms > window) {
@@ -235,20 +281,28 @@ impl Aggregator {
         let window = self.window_ms.saturating_add(CLOSE_GRACE_MS);
         let keys: Vec<_> = self.open.iter().filter(|(_, f)| now_ms - f.last_ms > window).map(|(k, _)| *k).collect();
         let mut closed = std::mem::take(&mut self.ended);
-        closed.extend(keys.into_iter().filter_map(|k| self.open.remove(&k)));
+        for k in keys {
+            closed.extend(self.open.remove(&k));
+            self.changed(k);
+        }
         closed
     }
 
     /// Closes every open finding (end of a replay, shutdown).
     pub fn close_all(&mut self) -> Vec<Finding> {
         let mut closed = std::mem::take(&mut self.ended);
-        closed.extend(self.open.drain().map(|(_, f)| f));
+        let keys: Vec<FindingKey> = self.open.keys().copied().collect();
+        for k in keys {
+            closed.extend(self.open.remove(&k));
+            self.changed(k);
+        }
         closed
     }
 
     fn evict_oldest(&mut self) {
         if let Some(k) = self.open.iter().min_by_key(|(_, f)| f.last_ms).map(|(k, _)| *k) {
             self.ended.extend(self.open.remove(&k));
+            self.changed(k);
         }
     }
 }

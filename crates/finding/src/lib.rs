@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod ocsf;
+pub mod parts;
 pub mod pipeline;
 pub mod schema;
 

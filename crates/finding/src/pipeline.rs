@@ -2,18 +2,39 @@
 //! learn, fold into findings. No I/O here: callers feed bytes in and take findings out.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
 
+use crate::parts::{Clock, Part, PartOwned, PartRef};
 use crate::{Activity, Aggregator, Finding, FindingUpdate};
+use credence_detect::state::Mismatch;
 use credence_detect::{Detector, Engine, LearnPolicy, Severity};
 use credence_event::lifecycle::LifecycleEvent;
 use credence_event::{DecodeError, Decoder, ErrorType};
 
-/// How often (in events) open findings are checked for closing.
-const CLOSE_CHECK_EVERY: u64 = 4096;
+/// How often, in event time, open findings are checked for closing: their grace is a day
+/// ([`crate::aggregate::CLOSE_GRACE_MS`]), so a minute is precise enough, and by event time (not
+/// a count of events) the check falls at the same points of a stream however it was cut by
+/// restarts.
+const CLOSE_CHECK_EVERY_MS: i64 = 60_000;
 /// How often, in event time, idle baselines are swept out of the engine: an O(baselines) pass,
 /// so rarely.
 const SWEEP_EVERY_MS: i64 = 3_600_000;
+
+/// A restored part that cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// The value does not belong to its key.
+    #[error("a state record's value does not match its key {0:?}")]
+    Mismatch(Part),
+    /// The state was learned under another pseudonymisation key.
+    #[error("the state was saved under another pseudonymisation key: its credentials and values match nothing here")]
+    OtherKey,
+}
+
+impl From<Mismatch> for RestoreError {
+    fn from(m: Mismatch) -> RestoreError {
+        RestoreError::Mismatch(Part::Engine(m.0))
+    }
+}
 
 /// What the pipeline hands back.
 #[derive(Debug)]
@@ -63,32 +84,27 @@ impl Summary {
 #[derive(Debug)]
 pub struct Pipeline {
     decoder: Decoder,
-    engine: Arc<Engine>,
+    engine: Engine,
     aggregator: Aggregator,
     summary: Summary,
-    latest_ms: i64,
-    /// Event time of the last sweep of idle baselines.
-    swept_ms: i64,
+    clock: Clock,
+    /// Whether the clock changed since it was last taken ([`Pipeline::take_changes`]).
+    clock_changed: bool,
     /// Lifecycle records waiting for the event time to reach them (replay).
     pending_lifecycle: VecDeque<LifecycleEvent<'static>>,
 }
 
 impl Pipeline {
-    /// A pipeline with an engine of its own.
+    /// A pipeline over an engine of its own.
     pub fn new(decoder: Decoder, engine: Engine, aggregator: Aggregator) -> Pipeline {
-        Pipeline::with_engine(decoder, Arc::new(engine), aggregator)
-    }
-
-    /// A pipeline over an engine the caller keeps a handle to (the daemon reads every scoring
-    /// worker's engine for its gauges).
-    pub fn with_engine(decoder: Decoder, engine: Arc<Engine>, aggregator: Aggregator) -> Pipeline {
+        let key_fingerprint = engine.key_space().fingerprint();
         Pipeline {
             decoder,
             engine,
             aggregator,
+            clock: Clock { latest_ms: i64::MIN, swept_ms: i64::MIN, checked_ms: i64::MIN, key_fingerprint },
+            clock_changed: false,
             summary: Summary::default(),
-            latest_ms: i64::MIN,
-            swept_ms: i64::MIN,
             pending_lifecycle: VecDeque::new(),
         }
     }
@@ -96,6 +112,11 @@ impl Pipeline {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The engine, to change.
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
     }
 
     /// Totals so far.
@@ -106,7 +127,7 @@ impl Pipeline {
     /// Decodes one message and runs every record in it through the engine. A record without a
     /// usable time of its own takes the latest event time seen (its position in the stream).
     pub fn process(&mut self, message: &[u8], out: &mut dyn FnMut(Output<'_>)) {
-        let position = (self.latest_ms != i64::MIN).then_some(self.latest_ms);
+        let position = (self.clock.latest_ms != i64::MIN).then_some(self.clock.latest_ms);
         self.process_at(message, position, out);
     }
 
@@ -136,7 +157,10 @@ impl Pipeline {
                 }
             }
             self.summary.events += 1;
-            self.latest_ms = self.latest_ms.max(event.time_ms);
+            if event.time_ms > self.clock.latest_ms {
+                self.clock.latest_ms = event.time_ms;
+                self.clock_changed = true;
+            }
             self.summary.time_range = Some(match self.summary.time_range {
                 None => (event.time_ms, event.time_ms),
                 Some((a, b)) => (a.min(event.time_ms), b.max(event.time_ms)),
@@ -154,13 +178,15 @@ impl Pipeline {
                     out(Output::Finding(update));
                 }
             }
-            if self.summary.events % CLOSE_CHECK_EVERY == 0 {
-                for f in self.aggregator.close_idle(self.latest_ms) {
+            let now = self.clock.latest_ms;
+            if now.saturating_sub(self.clock.checked_ms) >= CLOSE_CHECK_EVERY_MS {
+                self.clock.checked_ms = now;
+                for f in self.aggregator.close_idle(now) {
                     out(Output::Closed(f));
                 }
-                if self.latest_ms.saturating_sub(self.swept_ms) >= SWEEP_EVERY_MS {
-                    self.engine.sweep(self.latest_ms);
-                    self.swept_ms = self.latest_ms;
+                if now.saturating_sub(self.clock.swept_ms) >= SWEEP_EVERY_MS {
+                    self.engine.sweep(now);
+                    self.clock.swept_ms = now;
                 }
             }
         }
@@ -181,6 +207,72 @@ impl Pipeline {
             let at = self.pending_lifecycle.partition_point(|q| q.time_ms <= r.time_ms);
             self.pending_lifecycle.insert(at, r);
         }
+    }
+
+    /// The stream's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The open findings.
+    pub fn aggregator(&self) -> &Aggregator {
+        &self.aggregator
+    }
+
+    /// Starts tracking what changes, for [`Pipeline::take_changes`]: everything held counts as
+    /// changed from here.
+    pub fn track_changes(&mut self) {
+        self.engine.track_changes();
+        self.aggregator.track_changes();
+        self.clock_changed = true;
+    }
+
+    /// Every part of the state, for a snapshot.
+    pub fn export(&self, visit: &mut dyn FnMut(Part, Option<PartRef<'_>>)) {
+        visit(Part::Clock, Some(PartRef::Clock(self.clock)));
+        self.engine.export(&mut |k, v| visit(Part::Engine(k), v.map(PartRef::Engine)));
+        self.aggregator.export(&mut |k, f| visit(Part::Finding(k), f.map(PartRef::Finding)));
+    }
+
+    /// The parts changed since the last call (`None`: removed), forgetting them: what a
+    /// checkpoint writes.
+    pub fn take_changes(&mut self, visit: &mut dyn FnMut(Part, Option<PartRef<'_>>)) {
+        self.engine.take_changes(&mut |k, v| visit(Part::Engine(k), v.map(PartRef::Engine)));
+        self.aggregator.take_changes(&mut |k, f| visit(Part::Finding(k), f.map(PartRef::Finding)));
+        // The clock last: a changelog read up to it holds everything it covers.
+        if std::mem::take(&mut self.clock_changed) {
+            visit(Part::Clock, Some(PartRef::Clock(self.clock)));
+        }
+    }
+
+    /// Puts one part back (`None`: removed), as read from a snapshot or changelog. A clock of
+    /// another key space is refused.
+    pub fn restore(&mut self, part: Part, value: Option<PartOwned>) -> Result<(), RestoreError> {
+        match (part, value) {
+            (Part::Engine(k), Some(PartOwned::Engine(v))) => self.engine.restore(k, Some(v))?,
+            (Part::Engine(k), None) => self.engine.restore(k, None)?,
+            (Part::Finding(k), Some(PartOwned::Finding(f))) => self.aggregator.restore(k, Some(*f)),
+            (Part::Finding(k), None) => self.aggregator.restore(k, None),
+            (Part::Clock, Some(PartOwned::Clock(c))) => {
+                if c.key_fingerprint != self.clock.key_fingerprint {
+                    return Err(RestoreError::OtherKey);
+                }
+                self.clock = c;
+            }
+            (part, _) => return Err(RestoreError::Mismatch(part)),
+        }
+        Ok(())
+    }
+
+    /// Ends a run whose state is kept (saved to continue from later): applies lifecycle records
+    /// already due, keeps open findings open and leaves future lifecycle records to the next run.
+    pub fn suspend(&mut self) {
+        while self.pending_lifecycle.front().is_some_and(|l| l.time_ms <= self.clock.latest_ms) {
+            if let Some(l) = self.pending_lifecycle.pop_front() {
+                self.lifecycle(&l);
+            }
+        }
+        self.pending_lifecycle.clear();
     }
 
     /// Closes every open finding (end of input), applying lifecycle records still queued.
