@@ -1,7 +1,7 @@
 //! `credence`: runtime behavioural anomaly detection for API credentials.
 //!
 //! This binary is wiring: argument parsing and the I/O edges. The work is in the library crates
-//! (`credence-event`, `credence-detect`, `credence-finding`, `credence-sim`).
+//! (`credence-event`, `credence-detect`, `credence-finding`, `credence-state`, `credence-sim`).
 
 use std::process::ExitCode;
 
@@ -16,6 +16,7 @@ mod keys;
 mod render;
 mod replay;
 mod run;
+mod state;
 
 /// Runtime behavioural anomaly detection for API credentials.
 #[derive(Debug, Parser)]
@@ -37,6 +38,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Write the simulator's labelled stream as OCSF JSON lines.
     Simulate(demo::SimulateArgs),
+    /// Look inside saved state (snapshots of `credence replay --state`).
+    #[command(subcommand)]
+    State(state::StateCommand),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => return run::check_config_command(args),
         Command::Demo(args) => demo::run_demo(args).map(|_| ()),
         Command::Simulate(args) => demo::run_simulate(args),
+        Command::State(cmd) => state::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ use credence_event::lifecycle::LifecycleEvent;
 use credence_event::{Decoder, FieldMapping, Format, Pseudonymizer};
 use credence_finding::ocsf::{render, Product};
 use credence_finding::Aggregator;
+use credence_state::snapshot;
 
 use crate::input::{self, for_each_message};
 use crate::pipeline::{Output, Pipeline, Summary};
@@ -48,6 +49,11 @@ pub struct ReplayArgs {
     /// Write findings as readable text instead of OCSF JSON.
     #[arg(long)]
     pub human: bool,
+    /// State directory: start from the snapshot in it, if any, and save the state there at the
+    /// end (open findings stay open), so a later replay (or `credence run`, through
+    /// `[state] initial_snapshot`) continues where this one stopped.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
     /// Input files, or `-` for stdin; gzip-compressed ones (CloudTrail's `.json.gz`) are read as
     /// they are.
     #[arg(required = true)]
@@ -101,6 +107,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
         engine,
         Aggregator::new(credence_finding::aggregate::DEFAULT_WINDOW_MS, args.min_severity),
     );
+    if let Some(dir) = &args.state {
+        load_state(dir, &mut pipeline)?;
+    }
 
     if let Some(path) = &args.lifecycle {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -169,17 +178,59 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
             unreadable += 1;
         }
     }
-    pipeline.finish(&mut emit);
+    match &args.state {
+        // Open findings stay open, to go on in the next run.
+        Some(_) => pipeline.suspend(),
+        None => pipeline.finish(&mut emit),
+    }
     if let Some(e) = write_error {
         return Err(e).context("writing findings");
     }
     out.flush().context("writing findings")?;
     let summary = pipeline.summary().clone();
     eprint!("{}", summary_text(&summary, pipeline.engine().len()));
+    if let Some(dir) = &args.state {
+        let saved = snapshot::save(dir, &pipeline)?;
+        eprintln!(
+            "state: saved {} records ({} baselines, {} open findings) in {} ({:.1} MB)",
+            saved.records,
+            pipeline.engine().len(),
+            pipeline.aggregator().open_count(),
+            dir.join(snapshot::FILE_NAME).display(),
+            saved.bytes as f64 / 1e6
+        );
+    }
     if unreadable > 0 {
         anyhow::bail!("{unreadable} of {} input files could not be read to their end (above)", args.files.len());
     }
     Ok(summary)
+}
+
+/// Loads the snapshot in `dir`, if there is one, into the pipeline; says what it found. Damaged
+/// records are skipped and counted; a snapshot cut short, of another key or of an unknown format
+/// is an error.
+fn load_state(dir: &std::path::Path, pipeline: &mut Pipeline) -> anyhow::Result<()> {
+    let Some(loaded) = snapshot::load(dir, pipeline)? else {
+        eprintln!("state: no snapshot in {} yet; starting afresh", dir.display());
+        return Ok(());
+    };
+    let clock = pipeline.clock().latest_ms;
+    eprintln!(
+        "state: loaded {} records ({} baselines, {} open findings) from {}, event time {}",
+        loaded.stats.records,
+        pipeline.engine().len(),
+        pipeline.aggregator().open_count(),
+        dir.join(snapshot::FILE_NAME).display(),
+        if clock == i64::MIN { "none yet".to_string() } else { credence_event::time::format_rfc3339_ms(clock) }
+    );
+    let lost = loaded.stats.lost() + loaded.mismatched;
+    if loaded.stats.damaged > 0 || lost > 0 {
+        eprintln!(
+            "warning: state: the snapshot is damaged: {lost} of its {} records could not be read back and were skipped; the credentials they held start afresh",
+            loaded.stats.written
+        );
+    }
+    Ok(())
 }
 
 /// The end-of-run summary.

@@ -1,0 +1,184 @@
+//! Saved state through the real binary: `credence replay --state` continues exactly where an
+//! earlier replay stopped, a damaged snapshot loses only its damaged records, a cut or foreign
+//! one is refused with a clear message, and `credence state inspect` shows what a baseline holds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The key every run here uses.
+const KEY: &str = "state-test-key-0123456789abcdef-0123456789";
+
+fn credence(args: &[&str], paths: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_credence"))
+        .args(args)
+        .args(paths)
+        .env("CREDENCE_PSEUDONYM_KEY", KEY)
+        .output()
+        .expect("credence runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("credence-state-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A labelled simulator stream of `days`: (events file, lifecycle file, event lines).
+fn simulate(dir: &Path, days: u32) -> (PathBuf, PathBuf, Vec<String>) {
+    let sim = dir.join("sim");
+    let o = credence(
+        &[
+            "simulate",
+            "--credentials",
+            "60",
+            "--days",
+            &days.to_string(),
+            "--incidents-per-kind",
+            "1",
+            "--seed",
+            "11",
+            "--out",
+        ],
+        &[&sim],
+    );
+    assert!(o.status.success(), "simulate: {}", stderr(&o));
+    let events = sim.join("events.ocsf.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&events).unwrap().lines().map(String::from).collect();
+    (events, sim.join("lifecycle.jsonl"), lines)
+}
+
+fn time_of(line: &str) -> i64 {
+    serde_json::from_str::<serde_json::Value>(line).unwrap()["time"].as_i64().expect("time")
+}
+
+fn write(path: &Path, lines: &[String]) {
+    std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+}
+
+/// Replays `events` (with the lifecycle file and `--state` when given); returns the finding lines.
+fn replay(events: &Path, lifecycle: &Path, state: Option<&Path>, out: &Path) -> Vec<String> {
+    let mut paths: Vec<&Path> = vec![lifecycle, Path::new("--out"), out];
+    if let Some(s) = state {
+        paths.extend([Path::new("--state"), s]);
+    }
+    paths.push(events);
+    let o = credence(&["replay", "--format", "ocsf", "--lifecycle"], &paths);
+    assert!(o.status.success(), "replay: {}", stderr(&o));
+    std::fs::read_to_string(out).unwrap().lines().map(String::from).collect()
+}
+
+/// Replaying days 1–6 into a snapshot and then days 7–10 from it gives the same finding records,
+/// byte for byte and in order, as one replay of days 1–10: the snapshot holds everything a replay
+/// carries forward (baselines, peer profiles, the population, open findings, the clock).
+#[test]
+fn a_replay_continued_from_its_snapshot_finds_what_one_replay_finds() {
+    let dir = scratch("continue");
+    let (events, lifecycle, lines) = simulate(&dir, 10);
+    let split = time_of(&lines[0]) + 6 * 86_400_000;
+    let cut = lines.iter().position(|l| time_of(l) >= split).expect("the stream spans ten days");
+    let (first, second) = (dir.join("days-1-6.jsonl"), dir.join("days-7-10.jsonl"));
+    write(&first, &lines[..cut]);
+    write(&second, &lines[cut..]);
+
+    let whole = replay(&events, &lifecycle, None, &dir.join("whole.out"));
+    let state = dir.join("state");
+    let a = replay(&first, &lifecycle, Some(&state), &dir.join("a.out"));
+    assert!(state.join("credence.snapshot").is_file(), "the first run saved its state");
+    let b = replay(&second, &lifecycle, Some(&state), &dir.join("b.out"));
+
+    assert!(whole.len() >= 10, "the stream should raise findings: {}", whole.len());
+    assert!(!b.is_empty(), "days 7–10 raise findings of their own");
+    let continued: Vec<String> = a.iter().chain(&b).cloned().collect();
+    assert_eq!(continued.len(), whole.len(), "finding records: {} + {} against {}", a.len(), b.len(), whole.len());
+    for (i, (x, y)) in continued.iter().zip(&whole).enumerate() {
+        assert_eq!(x, y, "finding record {i} differs");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn fixture(version: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/state").join(version)
+}
+
+/// The first format's snapshot, written by an earlier build, reads back to what that build saw:
+/// every credential's profile, field for field. A change to what is saved that forgets to bump
+/// `SNAPSHOT_VERSION` misreads it and fails here.
+#[test]
+fn the_format_5_fixture_reads_back_as_written() {
+    let dir = fixture("v5");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let o = credence(&["state", "inspect", "--json"], &[&dir]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for field in ["event_time", "baselines", "by_state", "peer_groups", "open_findings", "records", "damaged"] {
+        assert_eq!(summary[field], expected["summary"][field], "{field}");
+    }
+    let profiles = expected["profiles"].as_array().unwrap();
+    assert_eq!(profiles.len(), 10);
+    for want in profiles {
+        let p = want["pseudonym"].as_str().unwrap();
+        let o = credence(&["state", "inspect", "--json", "--pseudonym", p], &[&dir]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(&got, want, "the profile of {p}");
+    }
+    // And a replay starts from it.
+    let work = scratch("fixture");
+    std::fs::copy(dir.join("credence.snapshot"), work.join("credence.snapshot")).unwrap();
+    let empty = work.join("none.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let o = credence(&["replay", "--format", "ocsf", "--out", "/dev/null", "--state"], &[&work, &empty]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("loaded 63 records (10 baselines, 0 open findings)"), "{}", stderr(&o));
+    std::fs::remove_dir_all(work).ok();
+}
+
+/// A damaged snapshot: a damaged record is skipped and counted (the run goes on, says so, and
+/// saves a whole snapshot again); a cut one, one of another key and a file that is no snapshot
+/// are refused with a message that says what to do, and nothing is overwritten.
+#[test]
+fn a_damaged_snapshot_loses_only_its_damaged_records() {
+    let work = scratch("damage");
+    let snapshot = work.join("credence.snapshot");
+    let original = std::fs::read(fixture("v5").join("credence.snapshot")).unwrap();
+    let empty = work.join("none.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let run = |key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_credence"))
+            .args(["replay", "--format", "ocsf", "--out", "/dev/null", "--state"])
+            .args([&work, &empty])
+            .env("CREDENCE_PSEUDONYM_KEY", key)
+            .output()
+            .unwrap()
+    };
+
+    let mut damaged = original.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0xFF;
+    std::fs::write(&snapshot, &damaged).unwrap();
+    let o = run(KEY);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stderr(&o);
+    assert!(text.contains("loaded 62 records"), "{text}");
+    assert!(text.contains("1 of its 63 records could not be read back"), "{text}");
+    assert!(text.contains("saved 62 records"), "{text}");
+
+    for (what, bytes, key, message) in [
+        ("cut", original[..original.len() - 100].to_vec(), KEY, "cut short"),
+        ("foreign", original.clone(), "another-key-0123456789abcdef-0123456789", "another pseudonymisation key"),
+        ("not a snapshot", b"{\"time\": 1}\n".to_vec(), KEY, "not a Credence snapshot"),
+    ] {
+        std::fs::write(&snapshot, &bytes).unwrap();
+        let o = run(key);
+        assert!(!o.status.success(), "{what}: accepted");
+        assert!(stderr(&o).contains(message), "{what}: {}", stderr(&o));
+        assert_eq!(std::fs::read(&snapshot).unwrap(), bytes, "{what}: the snapshot was overwritten");
+    }
+    std::fs::remove_dir_all(work).ok();
+}
