@@ -262,7 +262,7 @@ fn sigkill_mid_stream_and_restart_lose_nothing() {
     let producer = {
         let (bootstrap, topic, mut items) = (k.env.bootstrap.clone(), t.input.clone(), s.items.clone());
         std::thread::spawn(move || {
-            io::produce(&bootstrap, &topic, &mut items, Some(1000));
+            io::produce(&bootstrap, &topic, &mut items, Some(400));
             items
         })
     };

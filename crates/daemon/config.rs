@@ -41,6 +41,8 @@ pub const MANAGED_OPTIONS: &[(&str, &str)] = &[
     ("request.required.acks", "the alert producer always waits for all in-sync replicas"),
     ("partition.assignment.strategy", "the daemon relies on cooperative-sticky assignment"),
     ("enable.partition.eof", "used internally"),
+    ("isolation.level", "the state is restored from committed changelog records only"),
+    ("transactional.id", "set per scoring worker for its checkpoints"),
     ("auto.offset.reset", "set kafka.auto_offset_reset"),
     ("auto.commit.interval.ms", "set kafka.commit_interval_ms"),
     ("message.timeout.ms", "set alerts.delivery_timeout_ms"),
@@ -69,6 +71,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The admin HTTP server (metrics and health).
     pub admin: AdminConfig,
+    /// Where baselines are kept across restarts and rebalances.
+    pub state: StateConfig,
     /// Detection settings (see `credence_detect::DetectConfig`).
     pub detect: DetectConfig,
 }
@@ -326,6 +330,55 @@ impl Default for DaemonConfig {
     }
 }
 
+/// `[state]`: baselines kept across restarts, upgrades and rebalances, as Kafka Streams keeps a
+/// store: each input partition's state (baselines, peer profiles, population, open findings,
+/// clock) is written to a partition of a compacted changelog topic, in a Kafka transaction with
+/// the input offsets it covers, and read back when the partition is assigned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// Keep the state on changelog topics (transactions: the principal needs Write and Describe
+    /// on its transactional ids, `<group_id>-*`). Off, every restart starts every credential from
+    /// nothing. Default true.
+    pub changelog: bool,
+    /// Changelog topic names are `<prefix>-<input topic>-changelog`. Default: `kafka.group_id`.
+    pub changelog_prefix: Option<String>,
+    /// Create missing changelog topics (`cleanup.policy=compact`, one partition per input
+    /// partition). Off, create them yourself with those settings (docs/OPERATIONS.md). Default
+    /// true.
+    pub create_changelog_topics: bool,
+    /// Replication factor of created changelog topics; -1 is the broker's default. Default -1.
+    pub changelog_replication_factor: i32,
+    /// How often each scoring worker writes what changed and commits the offsets it covers,
+    /// seconds: at most this much learning is processed again after a crash. Default 60.
+    pub checkpoint_interval_secs: u64,
+    /// A state directory or snapshot file (`credence replay --state DIR`) that seeds partitions
+    /// whose changelog is empty: a new deployment starts warm from replayed history. Default:
+    /// none.
+    pub initial_snapshot: Option<PathBuf>,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            changelog: true,
+            changelog_prefix: None,
+            create_changelog_topics: true,
+            changelog_replication_factor: -1,
+            checkpoint_interval_secs: 60,
+            initial_snapshot: None,
+        }
+    }
+}
+
+impl Config {
+    /// The changelog topic of an input topic.
+    pub fn changelog_topic(&self, input_topic: &str) -> String {
+        let prefix = self.state.changelog_prefix.as_deref().unwrap_or(&self.kafka.group_id);
+        format!("{prefix}-{input_topic}-changelog")
+    }
+}
+
 /// `[admin]`: the admin HTTP server, on a port of its own: `GET /metrics` (Prometheus text
 /// format), `/healthz` (200 while the process runs) and `/readyz` (200 once the consumer has its
 /// partitions and the alert sinks are healthy, 503 otherwise).
@@ -506,6 +559,23 @@ impl Config {
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             p.push(format!("log.level `{}` is not a valid filter: {e}", self.log.level));
+        }
+        let st = &self.state;
+        if st.checkpoint_interval_secs == 0 || st.checkpoint_interval_secs > 86_400 {
+            p.push("state.checkpoint_interval_secs must be in 1..=86400".into());
+        }
+        if st.changelog_replication_factor == 0 || st.changelog_replication_factor < -1 {
+            p.push("state.changelog_replication_factor must be -1 (the broker's default) or positive".into());
+        }
+        if st.changelog {
+            for t in self.inputs.iter().flat_map(|i| &i.topics) {
+                let name = self.changelog_topic(t);
+                if !legal_topic(&name) {
+                    p.push(format!("state: the changelog topic `{name}` of input `{t}` is not a legal topic name (shorten kafka.group_id or set state.changelog_prefix)"));
+                } else if seen.contains_key(&name) {
+                    p.push(format!("state: the changelog topic `{name}` is also configured as {}", seen[&name]));
+                }
+            }
         }
         p.extend(self.detect.problems());
         p

@@ -1,22 +1,29 @@
 //! `credence run`: the streaming daemon, and `credence check-config`.
 //!
-//! Threads and tasks, and who owns what (see also each module):
+//! Threads and tasks, and who owns what (see also each module and docs/ARCHITECTURE.md):
 //! - consumer thread ([`consumer`]): polls the input consumer group; owns assignment epochs and
-//!   pause/resume; commits synchronously on revocation and at shutdown.
+//!   pause/resume; pauses an assigned partition until its task is built; on revocation waits for
+//!   the workers' checkpoint; commits (without a changelog) on revocation and at shutdown.
+//! - restorer thread ([`restore`]): builds each assigned partition's task ([`task`]), its state
+//!   read back from the changelog or seeded from the initial snapshot ([`seed`]).
 //! - lifecycle thread ([`lifecycle`]): reads the whole lifecycle topic, outside the group.
-//! - router task ([`shards`]): deals the fetched messages to the scoring workers by partition.
-//! - scoring worker tasks ([`worker`], `daemon.scoring_workers` of them): each owns its pipelines
-//!   (decode, score, aggregate) and their engines (the baselines of its partitions' credentials),
-//!   the offset tracker of its partitions and its in-flight deliveries; stores offsets.
-//! - alerts-file thread ([`sinks`]): writes and flushes findings, then acknowledges them.
-//! - librdkafka's own threads, including the producer's delivery-report poller.
+//! - router task ([`shards`]): places tasks on the scoring workers by load, and deals the
+//!   fetched messages to the worker holding their partition's task.
+//! - scoring worker tasks ([`worker`], `daemon.scoring_workers` of them): each owns the tasks
+//!   placed on it (decode, score, aggregate; the baselines, open findings and clock of one
+//!   partition each), the offset tracker of their partitions, its in-flight deliveries and its
+//!   transactional changelog producer; checkpoints ([`changelog`]) or stores offsets.
+//! - alerts-file thread ([`sinks`]): writes and flushes findings, then acknowledges them to the
+//!   worker that sent them.
+//! - librdkafka's own threads, including the producers' delivery-report pollers.
 //! - admin task ([`admin`]): `/metrics`, `/healthz`, `/readyz` on `admin.listen_addr`, from the
 //!   [`metrics::Metrics`] that the others count into.
 //!
-//! Channels, all bounded: consumer → router → workers (batches of messages; full ⇒ the consumer
-//! pauses its partitions), lifecycle → every worker (full ⇒ the lifecycle thread waits), workers
-//! → file (sized for every delivery in flight), file → each worker (acknowledgements). Deliveries
-//! in flight are capped by `daemon.max_in_flight` (shared out among the workers); at its cap a
+//! Channels, all bounded but the restorer's (one request per assigned partition): consumer →
+//! router → workers (tasks, batches of messages, revocations; full ⇒ the consumer pauses its
+//! partitions), lifecycle → every worker (full ⇒ the lifecycle thread waits), workers → file
+//! (sized for every delivery in flight), file → each worker (acknowledgements). Deliveries in
+//! flight are capped by `daemon.max_in_flight` (shared out among the workers); at its cap a
 //! worker stops taking messages.
 
 use std::collections::HashMap;
@@ -27,12 +34,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use credence_detect::Engine;
 use credence_event::lifecycle::LifecycleEvent;
 use credence_event::Format;
 use credence_finding::ocsf::Product;
-use credence_finding::pipeline::Pipeline;
-use credence_finding::Aggregator;
 use rdkafka::consumer::BaseConsumer;
 use tokio::sync::{mpsc, oneshot};
 use tracing_subscriber::EnvFilter;
@@ -40,6 +44,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{InputSettings, LogConfig, LogFormat, Settings, EX_CONFIG};
 
 mod admin;
+mod changelog;
 mod consumer;
 mod events;
 mod kafka;
@@ -47,14 +52,17 @@ mod latency;
 mod lifecycle;
 mod metrics;
 mod offsets;
+mod restore;
+mod seed;
 mod shards;
 mod shutdown;
 mod sinks;
+mod task;
 mod worker;
 
 pub use shutdown::Shutdown;
 
-use consumer::{GroupConsumer, GroupContext, Steering};
+use consumer::{GroupConsumer, GroupContext, GroupParts, Steering};
 use events::{AdminListening, InternalEvent, LifecycleCatchUpTimedOut, Starting, Stopped};
 
 /// Lifecycle records queued between the lifecycle thread and the worker.
@@ -233,7 +241,8 @@ pub fn run_command(args: RunArgs) -> ExitCode {
 }
 
 /// Runs the daemon until `shutdown` is triggered, then shuts down in order: stop fetching, drain
-/// in-flight deliveries, store the last offsets, commit, leave the group, flush and close.
+/// in-flight deliveries, checkpoint (or store the last offsets), commit, leave the group, flush and
+/// close.
 pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let Settings { config, pseudonymizer, inputs } = settings;
     let topics = Arc::new(Topics::new(&inputs));
@@ -241,8 +250,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     // The admin server first: /healthz answers while Kafka is being reached.
     let registry = prometheus::Registry::new();
     let metrics = Arc::new(metrics::Metrics::new(&registry, &topics).context("registering the metrics")?);
-    let capacity = config.detect.max_credentials.saturating_mul(inputs.len());
-    metrics.baselines_capacity.set(i64::try_from(capacity).unwrap_or(i64::MAX));
+    metrics.baselines_capacity.set(i64::try_from(config.detect.max_credentials).unwrap_or(i64::MAX));
     let listener = admin::bind(&config.admin.listen_addr)
         .await
         .with_context(|| format!("listening on admin.listen_addr {}", config.admin.listen_addr))?;
@@ -250,38 +258,30 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     tokio::spawn(admin::serve(listener, registry, metrics.clone()));
     let producer = kafka::producer(&config, &shutdown)?;
     kafka::check_topics(&producer, &config, &shutdown).await?;
-
-    let window_ms = config.alerts.finding_window_secs.saturating_mul(1000) as i64;
-    // Each scoring worker has an engine per input of its own, over the credentials of its
-    // partitions (inputs are keyed by credential, as scaling out across pods needs too): no
-    // baseline is shared, so the workers never contend, and `max_credentials`, the pod's bound,
-    // is shared out among them.
-    let shards = shards::Shards::new(config.daemon.scoring_workers());
-    let detect = credence_detect::DetectConfig {
-        max_credentials: config.detect.max_credentials.div_ceil(shards.len()).max(1),
-        ..config.detect.clone()
+    let changelogs = changelog::ChangelogTopics::new(&config, &topics);
+    if config.state.changelog {
+        changelog::prepare_topics(&config, &topics, &changelogs).await?;
+    }
+    let workers = config.daemon.scoring_workers();
+    let keys = credence_detect::KeySpace::from_pseudonymizer(&pseudonymizer);
+    let seed = match &config.state.initial_snapshot {
+        Some(path) => Some(seed::load(path, keys.fingerprint(), &metrics)?),
+        None => None,
     };
-    let decoders: Vec<credence_event::Decoder> = inputs.into_iter().map(|input| input.decoder).collect();
-    let gauges = Arc::new(Mutex::new(vec![worker::Gauges::default(); shards.len()]));
-    let mut pipelines: Vec<Vec<Pipeline>> = (0..shards.len())
-        .map(|_| {
-            decoders
-                .iter()
-                .map(|decoder| {
-                    let keys = credence_detect::KeySpace::from_pseudonymizer(&pseudonymizer);
-                    let engine = Engine::new(detect.clone(), keys);
-                    let aggregator = Aggregator::new(window_ms, config.alerts.min_severity);
-                    Pipeline::new(decoder.clone(), engine, aggregator)
-                })
-                .collect()
-        })
-        .collect();
+    let factory = Arc::new(task::TaskFactory {
+        decoders: inputs.into_iter().map(|input| input.decoder).collect(),
+        detect: config.detect.clone(),
+        pseudonymizer: pseudonymizer.clone(),
+        window_ms: config.alerts.finding_window_secs.saturating_mul(1000) as i64,
+        min_severity: config.alerts.min_severity,
+        changelog: config.state.changelog,
+        seed,
+    });
 
     // Lifecycle first: every known revocation is queued before the first event is scored.
     let (lifecycle_tx, mut lifecycle_rx) = mpsc::channel(LIFECYCLE_QUEUE);
     let lifecycle_stop = Arc::new(AtomicBool::new(false));
-    let mut horizon = vec![i64::MIN; decoders.len()];
-    let mut lifecycle_initial = 0;
+    let mut lifecycle_initial = Vec::new();
     let lifecycle_thread = match &config.lifecycle.topic {
         Some(topic) => {
             let consumer: BaseConsumer<kafka::LogContext> = kafka::lifecycle_consumer_config(&config)
@@ -297,14 +297,8 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
                 stop: lifecycle_stop.clone(),
             })?;
             let timeout = Duration::from_secs(config.lifecycle.catch_up_timeout_secs);
-            let initial = catch_up(&mut lifecycle_rx, caught_up_rx, timeout, &shutdown).await;
-            lifecycle_initial = initial.len() as u64;
-            for h in &mut horizon {
-                *h = initial.iter().map(|r| r.time_ms).max().unwrap_or(i64::MIN);
-            }
-            for p in pipelines.iter_mut().flatten() {
-                p.schedule_lifecycle(initial.clone());
-            }
+            lifecycle_initial = catch_up(&mut lifecycle_rx, caught_up_rx, timeout, &shutdown).await;
+            lifecycle_initial.sort_by_key(|r| r.time_ms);
             Some(handle)
         }
         None => {
@@ -313,28 +307,68 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
         }
     };
 
-    let consumer: Arc<GroupConsumer> = Arc::new(
-        kafka::group_consumer_config(&config)
-            .create_with_context(GroupContext::new(topics.clone(), metrics.clone()))
-            .context("creating the consumer")?,
-    );
-    let steering = Arc::new(Steering::default());
     // The fetched-message buffer, in batches, shared out among the workers' queues.
-    let capacity = config.daemon.buffer_messages.div_ceil(consumer::BATCH_MESSAGES).div_ceil(shards.len()).max(1);
-    let (fetched_tx, fetched_rxs, lifecycle_rxs) = if shards.len() == 1 {
-        // One worker: the consumer hands it batches directly.
+    let capacity = config.daemon.buffer_messages.div_ceil(consumer::BATCH_MESSAGES).div_ceil(workers).max(1);
+    let (fetched_tx, fetched_rxs, lifecycle_rxs) = if workers == 1 {
+        // One worker: the consumer hands it tasks and batches directly.
         let (tx, rx) = mpsc::channel(capacity);
         (tx, vec![rx], vec![lifecycle_rx])
     } else {
-        let (worker_inputs, fetched_rxs): (Vec<_>, Vec<_>) = (0..shards.len()).map(|_| mpsc::channel(capacity)).unzip();
+        let (worker_inputs, fetched_rxs): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel(capacity)).unzip();
         let (fetched_tx, fetched_rx) = mpsc::channel(1);
-        tokio::spawn(shards::route(fetched_rx, worker_inputs, shards));
+        tokio::spawn(shards::route(fetched_rx, worker_inputs));
         let (lifecycle_txs, lifecycle_rxs): (Vec<_>, Vec<_>) =
-            (0..shards.len()).map(|_| mpsc::channel(LIFECYCLE_QUEUE)).unzip();
+            (0..workers).map(|_| mpsc::channel(LIFECYCLE_QUEUE)).unzip();
         tokio::spawn(shards::fan_out(lifecycle_rx, lifecycle_txs));
         (fetched_tx, fetched_rxs, lifecycle_rxs)
     };
-    let consumer_thread = consumer::spawn(consumer.clone(), topics.clone(), fetched_tx, steering.clone())?;
+    let (restore_tx, restore_rx) = std::sync::mpsc::channel();
+    let (restored_tx, restored_rx) = std::sync::mpsc::channel();
+    let timeout = Duration::from_secs(config.daemon.shutdown_timeout_secs);
+    let consumer: Arc<GroupConsumer> = Arc::new(
+        kafka::group_consumer_config(&config)
+            .create_with_context(GroupContext::new(GroupParts {
+                topics: topics.clone(),
+                metrics: metrics.clone(),
+                out: fetched_tx,
+                restore: restore_tx,
+                revoke_wait: timeout,
+                transactional: config.state.changelog,
+            }))
+            .context("creating the consumer")?,
+    );
+    let restore_stop = Arc::new(AtomicBool::new(false));
+    let restore_consumer = match config.state.changelog {
+        true => Some(
+            kafka::restore_consumer_config(&config)
+                .create_with_context(kafka::LogContext::new("restore", None))
+                .context("creating the changelog reader")?,
+        ),
+        false => None,
+    };
+    let restore_thread = restore::spawn(restore::Restorer {
+        consumer: restore_consumer,
+        topics: topics.clone(),
+        changelogs: changelogs.clone(),
+        factory,
+        requests: restore_rx,
+        done: restored_tx,
+        stop: restore_stop.clone(),
+        metrics: metrics.clone(),
+    })?;
+    // The workers' transactional producers, before any partition is taken.
+    let mut txn_producers = Vec::new();
+    if config.state.changelog {
+        for w in 0..workers {
+            let (config, shutdown) = (config.clone(), shutdown.clone());
+            let p = tokio::task::spawn_blocking(move || changelog::producer(&config, w, &shutdown))
+                .await
+                .context("changelog producer task")??;
+            txn_producers.push(Arc::new(p));
+        }
+    }
+    let steering = Arc::new(Steering::default());
+    let consumer_thread = consumer::spawn(consumer.clone(), topics.clone(), restored_rx, steering.clone())?;
     let shutdown_started = Arc::new(std::sync::OnceLock::new());
     {
         let (steering, shutdown, started) = (steering.clone(), shutdown.clone(), shutdown_started.clone());
@@ -352,7 +386,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
             sinks::FileSink::spawn(
                 path,
                 config.daemon.max_in_flight + consumer::BATCH_MESSAGES,
-                shards,
+                workers,
                 metrics.clone(),
             )
             .with_context(|| format!("opening the alerts file {}", path.display()))?,
@@ -361,41 +395,46 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     };
     let (file_tx, mut file_acks, file_thread) = match file {
         Some(f) => (Some(f.tx), f.acks.into_iter().map(Some).collect(), Some(f.join)),
-        None => (None, (0..shards.len()).map(|_| None).collect::<Vec<_>>(), None),
+        None => (None, (0..workers).map(|_| None).collect::<Vec<_>>(), None),
     };
-    // Three quarters of the deadline for draining; the rest for committing and closing.
-    let timeout = Duration::from_secs(config.daemon.shutdown_timeout_secs);
     let latency = Arc::new(Mutex::new(latency::Latencies::default()));
+    let gauges = Arc::new(Mutex::new(vec![worker::Gauges::default(); workers]));
     let alerts_topic: Option<Arc<str>> = config.alerts.topic.as_deref().map(Arc::from);
     let dead_letter_topic: Option<Arc<str>> = config.dead_letter.topic.as_deref().map(Arc::from);
-    let mut workers = tokio::task::JoinSet::new();
-    for (shard, ((pipelines, input), lifecycle)) in
-        pipelines.into_iter().zip(fetched_rxs).zip(lifecycle_rxs).enumerate()
-    {
+    let interval = Duration::from_secs(config.state.checkpoint_interval_secs);
+    let mut joins = tokio::task::JoinSet::new();
+    for (shard, (input, lifecycle)) in fetched_rxs.into_iter().zip(lifecycle_rxs).enumerate() {
+        let changelog = txn_producers.get(shard).map(|p| worker::Changelog {
+            producer: p.clone(),
+            topics: changelogs.clone(),
+            interval,
+        });
         let worker = worker::Worker::new(worker::WorkerParts {
             shard,
             latency: latency.clone(),
-            pipelines,
             topics: topics.clone(),
             consumer: consumer.clone(),
             producer: producer.clone(),
+            changelog,
             alerts_topic: alerts_topic.clone(),
             dead_letter_topic: dead_letter_topic.clone(),
             dead_letter_max_bytes: config.dead_letter.max_payload_bytes,
             file: file_tx.clone(),
             file_acks: file_acks[shard].take(),
             product: Product { instance: config.alerts.instance.clone(), ..Product::default() },
-            max_in_flight: config.daemon.max_in_flight.div_ceil(shards.len()),
-            lifecycle_horizon: horizon.clone(),
-            lifecycle_initial,
+            max_in_flight: config.daemon.max_in_flight.div_ceil(workers),
+            lifecycle_initial: lifecycle_initial.clone(),
+            max_credentials: config.detect.max_credentials,
             gauges: gauges.clone(),
             metrics: metrics.clone(),
         });
-        workers.spawn(worker.run(input, lifecycle, shutdown.clone(), timeout.mul_f64(0.75)));
+        // Three quarters of the deadline for draining and the last checkpoint; the rest for
+        // committing and closing.
+        joins.spawn(worker.run(input, lifecycle, shutdown.clone(), timeout.mul_f64(0.75)));
     }
     drop((consumer, file_tx));
     let mut totals = worker::Totals::default();
-    while let Some(done) = workers.join_next().await {
+    while let Some(done) = joins.join_next().await {
         match done {
             Ok(t) => totals.merge(&t),
             Err(e) => {
@@ -405,9 +444,12 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
         }
     }
 
-    // The worker has stored its last offsets (and dropped its consumer handle): commit, leave.
+    // The workers have checkpointed or stored their last offsets (and dropped their consumer
+    // handles): commit, leave.
     steering.close.store(true, Ordering::Release);
     join(consumer_thread).await;
+    restore_stop.store(true, Ordering::Release);
+    join(restore_thread).await;
     lifecycle_stop.store(true, Ordering::Release);
     if let Some(t) = lifecycle_thread {
         join(t).await;
@@ -415,8 +457,8 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     if let Some(t) = file_thread {
         join(t).await;
     }
-    // Dropping the producer waits for its threads; keep that off the runtime's workers.
-    let _ = tokio::task::spawn_blocking(move || drop(producer)).await;
+    // Dropping the producers waits for their threads; keep that off the runtime's workers.
+    let _ = tokio::task::spawn_blocking(move || drop((producer, txn_producers))).await;
     let shutdown_ms = shutdown_started.get().map_or(0, |t: &Instant| t.elapsed().as_millis() as u64);
     Stopped { totals: &totals, shutdown_ms }.emit();
     Ok(())

@@ -209,6 +209,10 @@ level = "info"
 [admin]
 # A free port: several daemons run at once.
 listen_addr = "127.0.0.1:0"
+
+[state]
+# Short, so that offsets (committed by checkpoints) follow the daemon closely.
+checkpoint_interval_secs = 2
 {extra}
 "#,
             bootstrap = env.bootstrap,

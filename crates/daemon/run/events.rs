@@ -15,6 +15,8 @@ use tracing::{debug, error, info, warn};
 
 use super::metrics::Metrics;
 
+pub mod state;
+
 /// Something worth logging and counting.
 pub trait InternalEvent {
     /// Logs the event and counts it.

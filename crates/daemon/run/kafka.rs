@@ -68,8 +68,20 @@ impl ClientContext for LogContext {
     }
 }
 
-// The lifecycle reader is a consumer without a group: no rebalances to handle.
+// The lifecycle and changelog readers are consumers without a group: no rebalances to handle.
 impl rdkafka::consumer::ConsumerContext for LogContext {}
+
+// The changelog producer: a record that fails makes its transaction's commit fail, which the
+// checkpoint handles; nothing to do per record.
+impl rdkafka::producer::ProducerContext for LogContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            debug!(client = self.client, error = %e, "changelog record not delivered (its checkpoint will abort)");
+        }
+    }
+}
 
 fn apply(cc: &mut ClientConfig, options: &BTreeMap<String, RawOption>) {
     for (k, v) in options {
@@ -88,13 +100,14 @@ fn common(config: &Config, client_suffix: &str) -> ClientConfig {
 }
 
 /// The input consumer: a member of the consumer group, cooperative-sticky, offsets stored by the
-/// daemon only after an event is done and committed automatically.
+/// daemon only after an event is done and committed automatically; with a changelog, committed
+/// only by the workers' checkpoints, in their transactions.
 pub fn group_consumer_config(config: &Config) -> ClientConfig {
     let k = &config.kafka;
     let mut cc = common(config, "");
     cc.set("group.id", &k.group_id)
         .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("enable.auto.commit", "true")
+        .set("enable.auto.commit", (!config.state.changelog).to_string())
         .set("auto.commit.interval.ms", k.commit_interval_ms.to_string())
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", k.auto_offset_reset.as_str())
@@ -129,6 +142,28 @@ pub fn lifecycle_consumer_config(config: &Config) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "true");
+    apply(&mut cc, &k.librdkafka);
+    apply(&mut cc, &k.consumer_librdkafka);
+    cc
+}
+
+/// The changelog reader of the restorer: assigned changelog partitions, never subscribed (a group
+/// id only because librdkafka wants one for `assign`), reading committed records only, to each
+/// partition's end.
+pub fn restore_consumer_config(config: &Config) -> ClientConfig {
+    let k = &config.kafka;
+    let mut cc = common(config, "-restore");
+    cc.set("group.id", format!("{}.restore", k.group_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        // Restoring reads whole partitions: large fetches, and no long poll at a partition's end
+        // (librdkafka's 500 ms default held up every restore of an empty changelog by a fetch).
+        .set("fetch.wait.max.ms", "20")
+        .set("max.partition.fetch.bytes", "10485760")
+        .set("fetch.max.bytes", "52428800");
     apply(&mut cc, &k.librdkafka);
     apply(&mut cc, &k.consumer_librdkafka);
     cc

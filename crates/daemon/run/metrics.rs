@@ -16,6 +16,8 @@ use prometheus::{
 
 use super::Topics;
 
+pub mod state;
+
 /// Sinks as labelled on delivery metrics: the alerts topic, the alerts file, the dead-letter topic.
 pub const SINKS: [&str; 3] = ["kafka", "file", "dead_letter"];
 
@@ -108,9 +110,11 @@ pub struct Metrics {
     pub lag: IntGaugeVec,
     /// Readiness.
     pub health: Health,
+    /// Partition state: restores and checkpoints.
+    pub state: state::StateMetrics,
 }
 
-fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> prometheus::Result<C> {
+pub(crate) fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> prometheus::Result<C> {
     r.register(Box::new(c.clone()))?;
     Ok(c)
 }
@@ -320,6 +324,7 @@ impl Metrics {
             partitions_assigned,
             lag,
             health: Health::default(),
+            state: state::StateMetrics::new(r)?,
         })
     }
 

@@ -94,6 +94,13 @@ impl Offsets {
         }
     }
 
+    /// The next offset to consume of a partition with nothing in flight (every processed
+    /// message done): what a checkpoint commits. `None` when nothing was processed since its
+    /// assignment, or deliveries are still pending.
+    pub fn settled(&self, key: PartitionKey) -> Option<i64> {
+        self.tracks.get(&key).filter(|t| t.pending.is_empty()).map(|t| t.next)
+    }
+
     /// Forgets revoked partitions.
     pub fn revoke(&mut self, partitions: &[PartitionKey]) {
         for p in partitions {

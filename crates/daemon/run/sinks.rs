@@ -31,7 +31,6 @@ use tokio::sync::mpsc;
 use super::events::{FileSinkFailed, InternalEvent};
 use super::metrics::Metrics;
 use super::offsets::Origin;
-use super::shards::Shards;
 
 /// Most lines written between two flushes of the alerts file.
 const FILE_BATCH: usize = 1024;
@@ -173,12 +172,16 @@ impl Future for InFlight {
     }
 }
 
+/// A line for the alerts file: its bytes, the input message it came from, and the worker that
+/// sent it (to which its acknowledgement goes back).
+pub type FileLine = (Vec<u8>, Origin, usize);
+
 /// The alerts file (or standard output): a thread that writes lines, flushes, then acknowledges
 /// them, so an offset is stored only after its findings reached the operating system.
 #[derive(Debug)]
 pub struct FileSink {
-    /// Lines to write.
-    pub tx: mpsc::Sender<(Vec<u8>, Origin)>,
+    /// Lines to write, with their origin and the worker to acknowledge them to.
+    pub tx: mpsc::Sender<FileLine>,
     /// Acknowledgements, in batches, one queue per scoring worker.
     pub acks: Vec<mpsc::Receiver<Vec<Origin>>>,
     /// The thread.
@@ -187,15 +190,15 @@ pub struct FileSink {
 
 impl FileSink {
     /// Opens `path` for appending (`-` is standard output) and starts the writer thread, which
-    /// acknowledges each line to the worker that owns its origin's partition.
-    pub fn spawn(path: &Path, capacity: usize, shards: Shards, metrics: Arc<Metrics>) -> io::Result<FileSink> {
+    /// acknowledges each line to the worker (of `workers`) that sent it.
+    pub fn spawn(path: &Path, capacity: usize, workers: usize, metrics: Arc<Metrics>) -> io::Result<FileSink> {
         let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
             Box::new(io::stdout())
         } else {
             Box::new(OpenOptions::new().create(true).append(true).open(path)?)
         };
-        let (tx, mut rx) = mpsc::channel::<(Vec<u8>, Origin)>(capacity.max(1));
-        let (ack_txs, acks): (Vec<_>, Vec<_>) = (0..shards.len()).map(|_| mpsc::channel(capacity.max(1))).unzip();
+        let (tx, mut rx) = mpsc::channel::<FileLine>(capacity.max(1));
+        let (ack_txs, acks): (Vec<_>, Vec<_>) = (0..workers.max(1)).map(|_| mpsc::channel(capacity.max(1))).unzip();
         let join = std::thread::Builder::new().name("credence-alerts-file".into()).spawn(move || {
             let mut out = io::BufWriter::with_capacity(1 << 16, out);
             let mut batch = Vec::with_capacity(FILE_BATCH);
@@ -212,9 +215,9 @@ impl FileSink {
                     FileSinkFailed { error: &e, metrics: &metrics }.emit();
                     std::thread::sleep(FILE_RETRY);
                 }
-                let mut origins: Vec<Vec<Origin>> = vec![Vec::new(); shards.len()];
-                for (_, o) in batch.drain(..) {
-                    origins[shards.of(o.topic, o.partition)].push(o);
+                let mut origins: Vec<Vec<Origin>> = vec![Vec::new(); ack_txs.len()];
+                for (_, o, worker) in batch.drain(..) {
+                    origins[worker.min(ack_txs.len() - 1)].push(o);
                 }
                 for (tx, o) in ack_txs.iter().zip(origins) {
                     // A worker gone is shutting down: its acknowledgements no longer matter.
@@ -231,8 +234,8 @@ impl FileSink {
     }
 }
 
-fn write_lines(out: &mut impl Write, batch: &[(Vec<u8>, Origin)]) -> io::Result<()> {
-    for (line, _) in batch {
+fn write_lines(out: &mut impl Write, batch: &[FileLine]) -> io::Result<()> {
+    for (line, _, _) in batch {
         out.write_all(line)?;
         out.write_all(b"\n")?;
     }

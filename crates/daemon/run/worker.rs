@@ -1,16 +1,24 @@
-//! A scoring worker task: owns its pipelines (one per input, each with its engine: the baselines
-//! of its partitions' credentials), the offset tracker of its partitions and its in-flight
-//! deliveries (see [`super::shards`]); the first worker also refreshes the pod's gauges.
+//! A scoring worker task: owns the partition tasks placed on it (each with its pipeline: decoder,
+//! engine with its baselines, open findings, clock), the offset tracker of their partitions, its
+//! in-flight deliveries and, with a changelog, its transactional producer; the first worker also
+//! refreshes the pod's gauges.
 //!
-//! One `select! { biased; … }` loop: shutdown first, then acknowledgements (so
-//! completions drain before new input), then lifecycle records, then fetched messages, taken
-//! only while fewer than `max_in_flight` deliveries are unacknowledged. When it stops taking
-//! messages, the consumer thread's queue fills and the consumer pauses: that is the backpressure.
+//! One `select! { biased; … }` loop: shutdown first, then acknowledgements (so completions drain
+//! before new input), then lifecycle records, then fetched items (tasks, messages, revocations),
+//! taken only while fewer than `max_in_flight` deliveries are unacknowledged, then the checkpoint
+//! timer. When it stops taking messages, the consumer thread's queue fills and the consumer
+//! pauses: that is the backpressure.
+//!
+//! A checkpoint ([`super::changelog`]): every `[state] checkpoint_interval_secs`, when partitions
+//! are revoked, and at shutdown, the worker stops taking input until every delivery is
+//! acknowledged, takes what changed in each task and commits it with the input offsets in one
+//! transaction (off the runtime's threads), then goes on. Without a changelog it stores offsets
+//! as they advance and the consumer commits them.
 //!
 //! Scoring is synchronous and short (microseconds per event); a batch of at most
 //! [`super::consumer::BATCH_MESSAGES`] messages is processed between two awaits.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +34,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tracing::debug;
 
+use super::changelog::{ChangelogTopics, TxnProducer};
 use super::consumer::{Batch, Fetched, GroupConsumer, Record};
 use super::events::{
     DeliveryAcked, DeliveryFailed, DrainIncomplete, FindingRaised, InternalEvent, MessageUndecodable,
@@ -36,7 +45,8 @@ use super::latency::Latencies;
 use super::metrics::Metrics;
 use super::offsets::{Offsets, Origin, PartitionKey};
 use super::shutdown::Shutdown;
-use super::sinks::{DeadLetter, Delivered, InFlight, Outbound, Sink};
+use super::sinks::{DeadLetter, Delivered, FileLine, InFlight, Outbound, Sink};
+use super::task::Task;
 use super::Topics;
 
 /// Wait before sending a record again after its delivery failed.
@@ -47,6 +57,8 @@ const FULL_BACKOFF: Duration = Duration::from_millis(20);
 const TICK: Duration = Duration::from_millis(20);
 /// How often the baseline gauges are refreshed (counting states walks every baseline).
 const GAUGES_EVERY: Duration = Duration::from_secs(10);
+
+mod checkpoint;
 
 /// Running totals, logged at shutdown.
 #[derive(Clone, Debug, Default)]
@@ -80,7 +92,7 @@ impl Totals {
     }
 }
 
-/// One worker's baseline figures, for the pod's gauges.
+/// One worker's figures, for the pod's gauges.
 #[derive(Clone, Debug, Default)]
 pub struct Gauges {
     /// Baselines held.
@@ -89,8 +101,14 @@ pub struct Gauges {
     pub evicted_capacity: u64,
     /// Baselines swept for idleness, in all.
     pub evicted_idle: u64,
+    /// Baselines taken from the initial snapshot, in all.
+    pub seeded: u64,
     /// Baselines by state.
     pub states: Vec<(credence_detect::CredentialState, usize)>,
+    /// State parts changed and not yet checkpointed.
+    pub dirty: usize,
+    /// Unix time of the last committed checkpoint (0: none yet, or no changelog).
+    pub last_checkpoint: i64,
 }
 
 /// What the worker is built from.
@@ -99,14 +117,14 @@ pub struct WorkerParts {
     pub shard: usize,
     /// Latency windows shared by the workers.
     pub latency: Arc<Mutex<Latencies>>,
-    /// One pipeline per input, in input order.
-    pub pipelines: Vec<Pipeline>,
     /// Input topics.
     pub topics: Arc<Topics>,
-    /// For storing offsets.
+    /// For storing offsets and the group's metadata.
     pub consumer: Arc<GroupConsumer>,
     /// Alerts and dead letters.
     pub producer: AlertProducer,
+    /// The changelog, when state is kept on one.
+    pub changelog: Option<Changelog>,
     /// Alerts topic.
     pub alerts_topic: Option<Arc<str>>,
     /// Dead-letter topic.
@@ -114,27 +132,40 @@ pub struct WorkerParts {
     /// Largest payload copied into a dead letter.
     pub dead_letter_max_bytes: usize,
     /// Alerts file writer queue.
-    pub file: Option<mpsc::Sender<(Vec<u8>, Origin)>>,
+    pub file: Option<mpsc::Sender<FileLine>>,
     /// Alerts file acknowledgements.
     pub file_acks: Option<mpsc::Receiver<Vec<Origin>>>,
     /// Product metadata in findings.
     pub product: Product,
     /// Unacknowledged deliveries beyond which no message is taken.
     pub max_in_flight: usize,
-    /// Per pipeline: event time of the last lifecycle record queued, ms.
-    pub lifecycle_horizon: Vec<i64>,
-    /// Lifecycle records queued before the worker started (the catch-up).
-    pub lifecycle_initial: u64,
-    /// Every worker's baseline figures, by worker: each refreshes its own, worker 0 publishes
-    /// their sums.
+    /// Lifecycle records read before the worker started (the catch-up), in time order.
+    pub lifecycle_initial: Vec<LifecycleEvent<'static>>,
+    /// The pod's bound on baselines, shared out among its partitions' tasks.
+    pub max_credentials: usize,
+    /// Every worker's figures, by worker: each refreshes its own, worker 0 publishes their sums.
     pub gauges: Arc<Mutex<Vec<Gauges>>>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
 }
 
+/// The worker's changelog: its transactional producer, where records go, and how often.
+pub struct Changelog {
+    /// The transactional producer (one per worker).
+    pub producer: Arc<TxnProducer>,
+    /// Changelog topic names.
+    pub topics: ChangelogTopics,
+    /// Time between checkpoints.
+    pub interval: Duration,
+}
+
 /// The worker.
 pub struct Worker {
     parts: WorkerParts,
+    /// The tasks placed on this worker.
+    tasks: HashMap<PartitionKey, Task>,
+    /// Every lifecycle record received, in arrival order: a new task gets them all.
+    lifecycle_log: Vec<LifecycleEvent<'static>>,
     file_acks: Option<mpsc::Receiver<Vec<Origin>>>,
     offsets: Offsets,
     flights: FuturesUnordered<InFlight>,
@@ -145,14 +176,18 @@ pub struct Worker {
     advanced: Vec<(PartitionKey, i64)>,
     /// When a delivery failure was last logged, and failures since.
     failure_log: (Option<Instant>, u64),
-    /// Evictions (capacity, idle) already counted.
-    evicted: (u64, u64),
+    /// Evictions (capacity, idle) and seeded baselines already counted.
+    counted: (u64, u64, u64),
+    /// Unix time of the last committed checkpoint.
+    last_checkpoint: i64,
     /// Kafka timestamps of the batch being processed, ms.
     batch_timestamps: Vec<i64>,
     /// Processing time of each message of the batch being processed, ns.
     batch_processing: Vec<u64>,
     /// Per input topic, counts of the batch being processed.
     batch_counts: Vec<TopicCounts>,
+    /// The alerts file's acknowledgements still come.
+    file_open: bool,
 }
 
 /// One input topic's counts over a batch, added to its counters after the batch.
@@ -172,6 +207,7 @@ impl std::fmt::Debug for WorkerParts {
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
+            .field("tasks", &self.tasks.len())
             .field("in_flight", &self.in_flight)
             .field("totals", &self.totals)
             .finish_non_exhaustive()
@@ -182,9 +218,13 @@ impl Worker {
     /// A worker.
     pub fn new(mut parts: WorkerParts) -> Worker {
         let file_acks = parts.file_acks.take();
-        let totals = Totals { lifecycle: parts.lifecycle_initial, ..Totals::default() };
+        let lifecycle_log = std::mem::take(&mut parts.lifecycle_initial);
+        let totals = Totals { lifecycle: lifecycle_log.len() as u64, ..Totals::default() };
+        let file_open = file_acks.is_some();
         Worker {
             parts,
+            tasks: HashMap::new(),
+            lifecycle_log,
             file_acks,
             offsets: Offsets::default(),
             flights: FuturesUnordered::new(),
@@ -194,15 +234,17 @@ impl Worker {
             findings: Vec::new(),
             advanced: Vec::new(),
             failure_log: (None, 0),
-            evicted: (0, 0),
+            counted: (0, 0, 0),
+            last_checkpoint: 0,
             batch_timestamps: Vec::new(),
             batch_processing: Vec::new(),
             batch_counts: Vec::new(),
+            file_open,
         }
     }
 
-    /// Runs until `shutdown`, then drains in-flight deliveries for at most `drain_for` and
-    /// stores the final offsets. Returns the totals.
+    /// Runs until `shutdown`, then drains in-flight deliveries for at most `drain_for`, takes a
+    /// last checkpoint (or stores the final offsets). Returns the totals.
     pub async fn run(
         mut self,
         mut input: mpsc::Receiver<Fetched>,
@@ -214,78 +256,112 @@ impl Worker {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut gauges = tokio::time::interval(GAUGES_EVERY);
         gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let interval = self.parts.changelog.as_ref().map_or(Duration::from_secs(3600), |c| c.interval);
+        let mut checkpoints = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        checkpoints.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let stop = shutdown.wait();
         tokio::pin!(stop);
         let (mut input_open, mut lifecycle_open) = (true, true);
-        let mut file_open = self.file_acks.is_some();
         loop {
             tokio::select! {
                 biased;
                 _ = &mut stop => break,
                 Some(done) = self.flights.next(), if !self.flights.is_empty() => self.delivered(done),
-                acks = recv_acks(&mut self.file_acks), if file_open => match acks {
+                acks = recv_acks(&mut self.file_acks), if self.file_open => match acks {
                     Some(origins) => self.file_acked(origins),
-                    None => file_open = false,
+                    None => self.file_open = false,
                 },
                 ev = lifecycle.recv(), if lifecycle_open => match ev {
                     Some(ev) => self.lifecycle(ev),
                     None => lifecycle_open = false,
                 },
+                // Timers before input: under a backlog, input is always ready.
+                _ = checkpoints.tick(), if self.parts.changelog.is_some() => {
+                    let deadline = Instant::now() + interval;
+                    self.checkpoint("interval", deadline, &shutdown).await;
+                }
+                _ = tick.tick() => self.retry_due(),
+                _ = gauges.tick() => self.refresh_gauges(),
                 item = input.recv(), if input_open && self.in_flight < self.parts.max_in_flight => match item {
                     Some(Fetched::Batch(batch)) => self.batch(batch),
-                    Some(Fetched::Revoked(keys)) => self.offsets.revoke(&keys),
+                    Some(Fetched::Task(task)) => self.add_task(*task),
+                    Some(Fetched::Release { key, reply }) => {
+                        if let Some(task) = self.release(key, Instant::now() + drain_for).await {
+                            let _ = reply.send(Box::new(task));
+                        }
+                    }
+                    Some(Fetched::Revoked { keys, done, deadline }) => {
+                        self.revoke(&keys, deadline, &shutdown).await;
+                        drop(done);
+                    }
                     None => {
                         // The consumer thread is gone without being asked to stop.
                         input_open = false;
                         shutdown.trigger_failure("the consumer thread stopped");
                     }
                 },
-                _ = tick.tick() => self.retry_due(),
-                _ = gauges.tick() => self.refresh_gauges(),
             }
             self.store_offsets();
         }
-        // Shutdown: take no more input; wait for what is in flight, then store the last offsets.
+        // Shutdown: take no more input; wait for what is in flight, then checkpoint or store
+        // the last offsets.
         drop(input);
-        let deadline = tokio::time::sleep(drain_for);
-        tokio::pin!(deadline);
-        while self.in_flight > 0 {
-            tokio::select! {
-                biased;
-                Some(done) = self.flights.next(), if !self.flights.is_empty() => self.delivered(done),
-                acks = recv_acks(&mut self.file_acks), if file_open => match acks {
-                    Some(origins) => self.file_acked(origins),
-                    None => file_open = false,
-                },
-                _ = tick.tick() => self.retry_due(),
-                _ = &mut deadline => break,
-            }
-            self.store_offsets();
+        let deadline = Instant::now() + drain_for;
+        self.drain(deadline).await;
+        if self.parts.changelog.is_some() {
+            self.checkpoint("shutdown", deadline, &shutdown).await;
         }
         self.store_offsets();
         if self.in_flight > 0 {
             DrainIncomplete { unacked: self.in_flight }.emit();
         }
         self.totals.unacked = self.in_flight;
-        self.totals.events = self.parts.pipelines.iter().map(|p| p.summary().events).sum();
+        self.totals.events += self.tasks.values().map(|t| t.pipeline.summary().events).sum::<u64>();
         self.refresh_gauges();
         self.totals
     }
 
-    /// Baselines held, by state, evictions and latency quantiles, every [`GAUGES_EVERY`]: each
-    /// worker counts its own engines into the shared figures; the first publishes their sums and
-    /// the shared latency windows.
+    /// Waits until every delivery in flight is acknowledged, or `deadline`.
+    async fn drain(&mut self, deadline: Instant) {
+        let mut tick = tokio::time::interval(TICK);
+        let until = tokio::time::sleep_until(deadline.into());
+        tokio::pin!(until);
+        while self.in_flight > 0 {
+            tokio::select! {
+                biased;
+                Some(done) = self.flights.next(), if !self.flights.is_empty() => self.delivered(done),
+                acks = recv_acks(&mut self.file_acks), if self.file_open => match acks {
+                    Some(origins) => self.file_acked(origins),
+                    None => self.file_open = false,
+                },
+                _ = tick.tick() => self.retry_due(),
+                _ = &mut until => break,
+            }
+            self.store_offsets();
+        }
+    }
+
+    /// Baselines held, by state, evictions, checkpoints and latency quantiles, every
+    /// [`GAUGES_EVERY`]: each worker counts its own tasks into the shared figures; the first
+    /// publishes their sums and the shared latency windows. Each task's share of the pod's bound
+    /// on baselines is set here too, as partitions come and go.
     fn refresh_gauges(&mut self) {
         let wall_ms =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        let mut own = Gauges::default();
-        for p in &self.parts.pipelines {
-            let engine = p.engine();
+        let assigned = self.parts.consumer.context().assigned.load(std::sync::atomic::Ordering::Acquire);
+        let share = self.parts.max_credentials / assigned.max(1);
+        let mut own = Gauges { last_checkpoint: self.last_checkpoint, ..Gauges::default() };
+        for t in self.tasks.values_mut() {
+            t.pipeline.engine_mut().set_max_credentials(share);
+            let engine = t.pipeline.engine();
             own.active += engine.len();
-            own.evicted_capacity += engine.counters().evicted_capacity;
-            own.evicted_idle += engine.counters().evicted_idle;
-            // States as of the input's own clock: the latest event time this worker saw of it.
-            let now_ms = p.summary().time_range.map_or(wall_ms, |(_, last)| last);
+            own.dirty += t.pipeline.pending_changes();
+            let c = engine.counters();
+            own.evicted_capacity += c.evicted_capacity;
+            own.evicted_idle += c.evicted_idle;
+            own.seeded += c.seeded;
+            // States as of the task's own clock.
+            let now_ms = t.pipeline.summary().time_range.map_or(wall_ms, |(_, last)| last);
             for (state, n) in engine.states(now_ms) {
                 match own.states.iter_mut().find(|(s, _)| *s == state) {
                     Some(c) => c.1 += n,
@@ -293,18 +369,26 @@ impl Worker {
                 }
             }
         }
+        // Counters grow by what this worker's tasks added since the last refresh (a task that
+        // moved away took its counts with it: never negative).
+        let m = &self.parts.metrics;
+        m.evicted_capacity.inc_by(own.evicted_capacity.saturating_sub(self.counted.0));
+        m.evicted_idle.inc_by(own.evicted_idle.saturating_sub(self.counted.1));
+        m.state.seeded.inc_by(own.seeded.saturating_sub(self.counted.2));
+        self.counted = (own.evicted_capacity, own.evicted_idle, own.seeded);
+        m.state.worker_partitions.with_label_values(&[&self.parts.shard.to_string()]).set(self.tasks.len() as i64);
         let mut all = self.parts.gauges.lock().unwrap_or_else(|e| e.into_inner());
         all[self.parts.shard] = own;
         if self.parts.shard != 0 {
             return;
         }
-        let m = &self.parts.metrics;
         let mut sum = Gauges::default();
         let mut states = Vec::new();
+        let mut oldest_checkpoint = i64::MAX;
         for g in all.iter() {
             sum.active += g.active;
-            sum.evicted_capacity += g.evicted_capacity;
-            sum.evicted_idle += g.evicted_idle;
+            sum.dirty += g.dirty;
+            oldest_checkpoint = oldest_checkpoint.min(g.last_checkpoint);
             states.extend(g.states.iter().copied());
         }
         drop(all);
@@ -315,25 +399,18 @@ impl Worker {
         }
         m.baselines_active.set(sum.active as i64);
         m.set_states(&states);
-        m.evicted_capacity.inc_by(sum.evicted_capacity.saturating_sub(self.evicted.0));
-        m.evicted_idle.inc_by(sum.evicted_idle.saturating_sub(self.evicted.1));
-        self.evicted = (sum.evicted_capacity.max(self.evicted.0), sum.evicted_idle.max(self.evicted.1));
+        m.state.dirty.set(sum.dirty as i64);
+        if self.parts.changelog.is_some() {
+            m.state.last_checkpoint.set(if oldest_checkpoint == i64::MAX { 0 } else { oldest_checkpoint });
+        }
     }
 
     fn lifecycle(&mut self, ev: LifecycleEvent<'static>) {
         self.totals.lifecycle += 1;
-        for (p, horizon) in self.parts.pipelines.iter_mut().zip(&mut self.parts.lifecycle_horizon) {
-            let latest = p.summary().time_range.map_or(i64::MIN, |(_, b)| b);
-            if ev.time_ms >= *horizon || ev.time_ms > latest {
-                // In order (the usual case), or ahead of the events: apply when event time
-                // reaches it. (A record older than one already queued waits behind it.)
-                *horizon = (*horizon).max(ev.time_ms);
-                p.schedule_lifecycle(vec![ev.clone()]);
-            } else {
-                // Already in the past for this input's events: applies from the next event.
-                p.lifecycle(&ev);
-            }
+        for t in self.tasks.values_mut() {
+            schedule(t, &ev);
         }
+        self.lifecycle_log.push(ev);
     }
 
     /// Processes a batch of fetched messages. The clock is read once per message (the end of one
@@ -386,21 +463,24 @@ impl Worker {
         self.batch_counts = counts;
     }
 
-    /// Processes one message; false when it was skipped (its partition was reassigned since it
-    /// was fetched).
+    /// Processes one message; false when it was skipped (its partition was revoked or
+    /// reassigned since it was fetched).
     fn record(&mut self, r: &Record, payload: &[u8], counts: &mut [TopicCounts]) -> bool {
         self.totals.messages += 1;
         let origin = Origin { topic: r.topic, partition: r.partition, epoch: r.epoch, offset: r.offset };
+        let Some(task) = self.tasks.get_mut(&(r.topic, r.partition)).filter(|t| t.epoch == r.epoch) else {
+            self.totals.stale += 1;
+            return false;
+        };
         if !self.offsets.begin(origin) {
             self.totals.stale += 1;
             return false;
         }
-        let input = self.parts.topics.input(r.topic);
         let mut findings = std::mem::take(&mut self.findings);
         let mut first_error: Option<(ErrorType, String)> = None;
         let mut errors = 0u32;
         let metrics = &*self.parts.metrics;
-        let pipeline = &mut self.parts.pipelines[input];
+        let pipeline = &mut task.pipeline;
         let (events_before, scored_before) = (pipeline.summary().events, scored(pipeline));
         pipeline.process_at(payload, r.timestamp_ms, &mut |o| match o {
             Output::Finding(u) => findings.push(u),
@@ -520,9 +600,9 @@ impl Worker {
             }
             Sink::File => {
                 let Some(tx) = &self.parts.file else { return };
-                match tx.try_send((out.payload, out.origin)) {
+                match tx.try_send((out.payload, out.origin, self.parts.shard)) {
                     Ok(()) => {}
-                    Err(TrySendError::Full((payload, origin)) | TrySendError::Closed((payload, origin))) => {
+                    Err(TrySendError::Full((payload, origin, _)) | TrySendError::Closed((payload, origin, _))) => {
                         let again = Outbound { origin, sink: Sink::File, key: None, payload, headers: None };
                         self.retry.push_back((Instant::now() + FULL_BACKOFF, again));
                     }
@@ -573,8 +653,12 @@ impl Worker {
         }
     }
 
-    /// Stores the watermarks that moved; auto-commit sends them to the broker.
+    /// Stores the watermarks that moved; auto-commit sends them to the broker. With a changelog,
+    /// offsets are committed by checkpoints instead.
     fn store_offsets(&mut self) {
+        if self.parts.changelog.is_some() {
+            return;
+        }
         self.advanced.clear();
         self.offsets.take_advanced(&mut self.advanced);
         if self.advanced.is_empty() {
@@ -592,9 +676,22 @@ impl Worker {
     }
 }
 
-/// Events an input's engine has scored (the engine is this worker's own).
+/// Events a task's engine has scored.
 fn scored(p: &Pipeline) -> u64 {
     p.engine().counters().scored
+}
+
+/// Queues a lifecycle record into a task's pipeline: in order (the usual case) or ahead of its
+/// events, it applies when event time reaches it; already in the past for the task's events, it
+/// applies from the next event. (A record older than one already queued waits behind it.)
+fn schedule(t: &mut Task, ev: &LifecycleEvent<'static>) {
+    let latest = t.pipeline.summary().time_range.map_or(t.pipeline.clock().latest_ms, |(_, b)| b);
+    if ev.time_ms >= t.lifecycle_horizon || ev.time_ms > latest {
+        t.lifecycle_horizon = t.lifecycle_horizon.max(ev.time_ms);
+        t.pipeline.schedule_lifecycle(vec![ev.clone()]);
+    } else {
+        t.pipeline.lifecycle(ev);
+    }
 }
 
 async fn recv_acks(rx: &mut Option<mpsc::Receiver<Vec<Origin>>>) -> Option<Vec<Origin>> {

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
 use credence_event::{Event, Pseudonym};
@@ -37,7 +38,7 @@ pub use verdict::{Category, Detector, Severity, Signal, Verdict};
 use baseline::to_secs;
 use keys::PseudonymHasher;
 use score::{Context, Novelty};
-use state::{Dirty, Item, Key, Mismatch, Owned};
+use state::{Dirty, Item, Key, Mismatch, Owned, Seed};
 
 /// How much an event may teach its baseline, decided after scoring.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,6 +60,8 @@ pub struct EngineCounters {
     pub evicted_idle: u64,
     /// Events scored.
     pub scored: u64,
+    /// Baselines taken from the seed.
+    pub seeded: u64,
 }
 
 /// Baselines by subject, hashed by folding the pseudonym (already uniform under the HMAC key).
@@ -73,6 +76,8 @@ pub struct Engine {
     counters: EngineCounters,
     /// What changed since [`Engine::take_changes`], when tracked.
     changes: Option<Changes>,
+    /// Baselines to start from, taken when their subject first comes.
+    seed: Option<Arc<Seed>>,
 }
 
 /// What a baseline is judged with beside its own history: the settings, the key space, the peer
@@ -110,6 +115,7 @@ impl Engine {
             view: View { cfg, keys, peers: HashMap::new(), population: Population::default() },
             counters: EngineCounters::default(),
             changes: None,
+            seed: None,
         }
     }
 
@@ -149,9 +155,11 @@ impl Engine {
         self.view.population.count_event(obs.t);
         let credential_state = self.retired_credential(event);
         let key = event.subject;
-        // One lookup on the hot path; the store is checked for room only for a new subject.
+        // One lookup on the hot path; the store is checked for room (and the seed for the
+        // subject) only for a subject not held.
         if !self.baselines.contains_key(&key) {
             self.make_room();
+            self.take_seeded(key);
         }
         let baseline = self.baselines.entry(key).or_insert_with(|| Box::new(Baseline::new(obs.t)));
         baseline.load_into_cache();
@@ -342,6 +350,7 @@ impl Engine {
         let t = to_secs(ev.time_ms);
         if !self.baselines.contains_key(&ev.credential) {
             self.make_room();
+            self.take_seeded(ev.credential);
         }
         let b = self.baselines.entry(ev.credential).or_insert_with(|| Box::new(Baseline::new(t)));
         let next = match ev.action {
@@ -451,20 +460,51 @@ impl Engine {
         std::mem::size_of::<Baseline>() + std::mem::size_of::<(Pseudonym, Box<Baseline>)>() * 2 + 16
     }
 
-    /// Starts tracking what changes (for [`Engine::take_changes`]); everything held counts as
-    /// changed from here. Off by default: `replay` without a state directory does not need it.
-    pub fn track_changes(&mut self) {
+    /// Changes the bound on baselines held (a task's share of its process's bound, as
+    /// partitions come and go); a store above it shrinks as new subjects come.
+    pub fn set_max_credentials(&mut self, max: usize) {
+        self.view.cfg.max_credentials = max.max(1);
+    }
+
+    /// Starts the engine from a seed: baselines are taken from it when their subject first comes
+    /// (see [`Seed`]).
+    pub fn set_seed(&mut self, seed: Arc<Seed>) {
+        self.seed = Some(seed);
+    }
+
+    /// Moves a subject's seeded baseline into the store, if the seed holds one.
+    fn take_seeded(&mut self, key: Pseudonym) {
+        let Some(mut b) = self.seed.as_ref().and_then(|s| s.take(key)) else { return };
+        self.counters.seeded += 1;
+        mark_dirty(&mut self.changes, &mut b.dirty, key);
+        self.baselines.insert(key, b);
+    }
+
+    /// Starts tracking what changes (for [`Engine::take_changes`]). With `held_changed`,
+    /// everything held counts as changed from here (state that came from elsewhere and is not in
+    /// the changelog yet); without, only what changes next (state just read back from it). Off by
+    /// default: `replay` without a state directory does not need it.
+    pub fn track_changes(&mut self, held_changed: bool) {
         let mut c = Changes::default();
         for (k, b) in &mut self.baselines {
-            b.dirty.0 = true;
-            c.baselines.push(*k);
+            b.dirty.0 = held_changed;
+            if held_changed {
+                c.baselines.push(*k);
+            }
         }
         for (k, p) in &mut self.view.peers {
-            p.dirty.0 = true;
-            c.peers.push(*k);
+            p.dirty.0 = held_changed;
+            if held_changed {
+                c.peers.push(*k);
+            }
         }
         self.changes = Some(c);
         self.view.population.track_changes(true);
+        if held_changed {
+            for k in self.view.population.keys() {
+                self.view.population.mark_changed(k);
+            }
+        }
     }
 
     /// Every part of the state, for a snapshot.
@@ -502,6 +542,27 @@ impl Engine {
             }
         }
         self.view.population.take_changes(visit);
+    }
+
+    /// Marks a part changed again (its checkpoint was not committed): the next
+    /// [`Engine::take_changes`] reports it as it then stands.
+    pub fn mark_changed(&mut self, key: Key) {
+        let Some(c) = &mut self.changes else { return };
+        match key {
+            Key::Baseline(k) => match self.baselines.get_mut(&k) {
+                Some(b) => mark_dirty(&mut self.changes, &mut b.dirty, k),
+                None => c.dropped.push(k),
+            },
+            Key::Peer(k) => {
+                if let Some(p) = self.view.peers.get_mut(&k) {
+                    if !p.dirty.0 {
+                        p.dirty.0 = true;
+                        c.peers.push(k);
+                    }
+                }
+            }
+            key => self.view.population.mark_changed(key),
+        }
     }
 
     /// Parts changed and not yet taken (for metrics).

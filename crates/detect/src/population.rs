@@ -273,6 +273,20 @@ impl Population {
         }
     }
 
+    /// Marks a part changed again (see `Engine::mark_changed`).
+    pub(crate) fn mark_changed(&mut self, key: Key) {
+        let Some(c) = &mut self.changes else { return };
+        match key {
+            Key::Surge => c.surge = true,
+            Key::Adoption(k) => {
+                c.adoptions.insert(k);
+            }
+            Key::OpLabel(k) => c.op_labels.push(k),
+            Key::AgentLabel(k) => c.agent_labels.push(k),
+            Key::Baseline(_) | Key::Peer(_) => {}
+        }
+    }
+
     /// Applies one restored part (`None`: removed).
     pub(crate) fn restore(&mut self, key: Key, item: Option<Owned>) -> Result<(), Key> {
         match (key, item) {
@@ -299,6 +313,15 @@ impl Population {
             (key, _) => return Err(key),
         }
         Ok(())
+    }
+
+    /// The keys of every part held.
+    pub(crate) fn keys(&self) -> Vec<Key> {
+        let mut keys = vec![Key::Surge];
+        keys.extend(self.adoptions.keys().map(|&k| Key::Adoption(k)));
+        keys.extend(self.op_labels.keys().map(|&k| Key::OpLabel(k)));
+        keys.extend(self.agent_labels.keys().map(|&k| Key::AgentLabel(k)));
+        keys
     }
 
     /// Adoption records held.

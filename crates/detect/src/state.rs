@@ -3,6 +3,9 @@
 //! [`Owned`] when read back). Encoding the values is the caller's (the `credence-state` crate);
 //! keys have a fixed byte form here, so they sort and compare the same everywhere.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use credence_event::Pseudonym;
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +128,37 @@ pub enum Owned {
     AgentLabel(Box<str>),
     /// The traffic rate.
     Surge(Surge),
+}
+
+/// Baselines to start from (a snapshot of replayed history), shared by the tasks of a process:
+/// each baseline is taken, once, by the first task whose stream brings its subject. (Which
+/// partition a credential's events go to is not known in advance: the snapshot holds pseudonyms,
+/// and the partitioner hashes raw keys.)
+#[derive(Debug, Default)]
+pub struct Seed {
+    baselines: Mutex<HashMap<Pseudonym, Box<Baseline>>>,
+}
+
+impl Seed {
+    /// Adds a baseline to be taken.
+    pub fn insert(&self, subject: Pseudonym, baseline: Box<Baseline>) {
+        self.baselines.lock().unwrap_or_else(|e| e.into_inner()).insert(subject, baseline);
+    }
+
+    /// Takes a subject's baseline, if the seed holds it.
+    pub fn take(&self, subject: Pseudonym) -> Option<Box<Baseline>> {
+        self.baselines.lock().unwrap_or_else(|e| e.into_inner()).remove(&subject)
+    }
+
+    /// Baselines not taken yet.
+    pub fn len(&self) -> usize {
+        self.baselines.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether every baseline was taken.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A restored value that does not belong to its key (a damaged or misfiled record).

@@ -147,10 +147,10 @@ impl Aggregator {
         Aggregator { window_ms: window_ms.max(1), min_severity, open: HashMap::new(), ended: Vec::new(), changes: None }
     }
 
-    /// Starts tracking which open findings change (for [`Aggregator::take_changes`]); every open
-    /// finding counts as changed from here.
-    pub fn track_changes(&mut self) {
-        self.changes = Some(self.open.keys().copied().collect());
+    /// Starts tracking which open findings change (for [`Aggregator::take_changes`]); with
+    /// `held_changed`, every open finding counts as changed from here.
+    pub fn track_changes(&mut self, held_changed: bool) {
+        self.changes = Some(if held_changed { self.open.keys().copied().collect() } else { HashSet::new() });
     }
 
     /// Every open finding, for a snapshot.
@@ -178,6 +178,12 @@ impl Aggregator {
                 self.open.remove(&key);
             }
         }
+    }
+
+    /// Marks an open finding (or its closing) changed again: the next
+    /// [`Aggregator::take_changes`] reports it as it then stands.
+    pub fn mark_changed(&mut self, key: FindingKey) {
+        self.changed(key);
     }
 
     fn changed(&mut self, key: FindingKey) {

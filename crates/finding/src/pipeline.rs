@@ -219,12 +219,12 @@ impl Pipeline {
         &self.aggregator
     }
 
-    /// Starts tracking what changes, for [`Pipeline::take_changes`]: everything held counts as
-    /// changed from here.
-    pub fn track_changes(&mut self) {
-        self.engine.track_changes();
-        self.aggregator.track_changes();
-        self.clock_changed = true;
+    /// Starts tracking what changes, for [`Pipeline::take_changes`]; with `held_changed`,
+    /// everything held counts as changed from here (see [`Engine::track_changes`]).
+    pub fn track_changes(&mut self, held_changed: bool) {
+        self.engine.track_changes(held_changed);
+        self.aggregator.track_changes(held_changed);
+        self.clock_changed = held_changed;
     }
 
     /// Every part of the state, for a snapshot.
@@ -243,6 +243,21 @@ impl Pipeline {
         if std::mem::take(&mut self.clock_changed) {
             visit(Part::Clock, Some(PartRef::Clock(self.clock)));
         }
+    }
+
+    /// Marks a part changed again (its checkpoint was not committed): the next
+    /// [`Pipeline::take_changes`] reports it as it then stands.
+    pub fn mark_changed(&mut self, part: Part) {
+        match part {
+            Part::Engine(k) => self.engine.mark_changed(k),
+            Part::Finding(k) => self.aggregator.mark_changed(k),
+            Part::Clock => self.clock_changed = true,
+        }
+    }
+
+    /// Parts changed and not yet taken (for metrics; open findings not counted).
+    pub fn pending_changes(&self) -> usize {
+        self.engine.pending_changes() + usize::from(self.clock_changed)
     }
 
     /// Puts one part back (`None`: removed), as read from a snapshot or changelog. A clock of

@@ -1,0 +1,85 @@
+//! Partition tasks (Kafka Streams' `StreamTask`): one per assigned input partition, owning that
+//! partition's pipeline (decoder, engine with its baselines, peer profiles and population view,
+//! open findings, clock) behind `&mut`. Created when the partition is assigned, its state first
+//! read back from the partition's changelog ([`super::restore`]); moved to the scoring worker it
+//! is placed on; closed when the partition is revoked.
+
+use std::sync::Arc;
+
+use credence_detect::state::Seed;
+use credence_detect::{DetectConfig, Engine, KeySpace, Severity};
+use credence_event::{Decoder, Pseudonymizer};
+use credence_finding::parts::{Part, PartOwned};
+use credence_finding::pipeline::Pipeline;
+use credence_finding::Aggregator;
+
+use super::offsets::PartitionKey;
+
+/// One assigned input partition's work and state.
+#[derive(Debug)]
+pub struct Task {
+    /// The partition.
+    pub key: PartitionKey,
+    /// Its assignment epoch.
+    pub epoch: u32,
+    /// Decode, score, learn, fold into findings.
+    pub pipeline: Pipeline,
+    /// Event time of the last lifecycle record queued into the pipeline.
+    pub lifecycle_horizon: i64,
+}
+
+impl Task {
+    /// Baselines held: the task's weight when placing it.
+    pub fn load(&self) -> usize {
+        self.pipeline.engine().len()
+    }
+}
+
+/// The initial snapshot, for partitions whose changelog is empty: its baselines, taken by the
+/// first task that meets each subject, and the rest of its parts (peer profiles, population,
+/// clock), copied into each such task.
+#[derive(Debug)]
+pub struct SeedState {
+    /// Baselines to take.
+    pub baselines: Arc<Seed>,
+    /// Every other part.
+    pub parts: Vec<(Part, PartOwned)>,
+}
+
+/// Builds tasks' pipelines: what every task of the process shares.
+#[derive(Debug)]
+pub struct TaskFactory {
+    /// Decoders, by input.
+    pub decoders: Vec<Decoder>,
+    /// Detection settings.
+    pub detect: DetectConfig,
+    /// For the value keys.
+    pub pseudonymizer: Pseudonymizer,
+    /// Finding window, ms.
+    pub window_ms: i64,
+    /// Lowest severity reported.
+    pub min_severity: Severity,
+    /// Whether changes are tracked for a changelog.
+    pub changelog: bool,
+    /// The initial snapshot, if any.
+    pub seed: Option<SeedState>,
+}
+
+impl TaskFactory {
+    /// An empty pipeline for input `input`.
+    pub fn pipeline(&self, input: usize) -> Pipeline {
+        let engine = Engine::new(self.detect.clone(), KeySpace::from_pseudonymizer(&self.pseudonymizer));
+        Pipeline::new(self.decoders[input].clone(), engine, Aggregator::new(self.window_ms, self.min_severity))
+    }
+
+    /// Starts a pipeline whose changelog was empty from the seed, if there is one; true if so.
+    pub fn seed(&self, pipeline: &mut Pipeline) -> bool {
+        let Some(seed) = &self.seed else { return false };
+        for (part, value) in &seed.parts {
+            // Checked against this key space when the seed was loaded.
+            let _ = pipeline.restore(*part, Some(value.clone()));
+        }
+        pipeline.engine_mut().set_seed(seed.baselines.clone());
+        true
+    }
+}
