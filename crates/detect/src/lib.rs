@@ -15,16 +15,19 @@ use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
 use credence_event::{Event, Pseudonym};
 use dashmap::DashMap;
 
+pub mod attack;
 pub mod baseline;
+pub mod catalogue;
 pub mod config;
 pub mod keys;
-pub mod opclass;
 pub mod population;
 pub mod score;
 pub mod stats;
 pub mod verdict;
 
+pub use attack::{Attack, Tactic};
 pub use baseline::{Baseline, CredentialState, Observation, Scored, SNAPSHOT_VERSION};
+pub use catalogue::{Catalogue, CatalogueError};
 pub use config::DetectConfig;
 pub use keys::KeySpace;
 pub use population::{Dim, PeerProfile, Population};
@@ -66,6 +69,7 @@ pub struct Engine {
     peers: DashMap<u64, Box<PeerProfile>>,
     population: Population,
     counters: EngineCounters,
+    catalogue: catalogue::Catalogue,
 }
 
 /// Most peer groups tracked; beyond it, new groups get no profile.
@@ -74,8 +78,15 @@ const MAX_PEER_GROUPS: usize = 100_000;
 const EVICT_FRACTION: usize = 100;
 
 impl Engine {
-    /// An engine with the given settings and value-key secret.
+    /// An engine with the given settings and value-key secret, and the built-in operation risk
+    /// catalogue.
     pub fn new(cfg: DetectConfig, keys: KeySpace) -> Engine {
+        Engine::with_catalogue(cfg, keys, Catalogue::builtin())
+    }
+
+    /// An engine with the given settings, value-key secret and operation risk catalogue (the
+    /// built-in one extended by a user's file: [`Catalogue::with_overrides`]).
+    pub fn with_catalogue(cfg: DetectConfig, keys: KeySpace, catalogue: Catalogue) -> Engine {
         Engine {
             cfg,
             keys,
@@ -83,6 +94,7 @@ impl Engine {
             peers: DashMap::new(),
             population: Population::default(),
             counters: EngineCounters::default(),
+            catalogue,
         }
     }
 
@@ -175,6 +187,7 @@ impl Engine {
             cfg: &self.cfg,
             peer: peer_guard.as_deref().map(|b| &**b),
             population: &self.population,
+            catalogue: &self.catalogue,
             credential_state,
         };
         let state = baseline.state_at(&self.cfg, obs.t);

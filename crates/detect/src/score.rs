@@ -4,9 +4,9 @@
 use credence_event::{time::format_rfc3339_ms, Outcome};
 
 use crate::baseline::{is_jump, to_ms, Baseline, CredentialState, Observation, RecentVolume, CONCURRENCY_WINDOW_SECS};
+use crate::catalogue::{Catalogue, Entry, Op, OpClass};
 use crate::config::DetectConfig;
 use crate::keys;
-use crate::opclass::{classify, OpClass};
 use crate::population::{Dim, PeerProfile, Population};
 use crate::stats::{FreqTable, Lookup};
 use crate::verdict::{Detector, Signal};
@@ -87,6 +87,8 @@ pub struct Context<'a> {
     pub peer: Option<&'a PeerProfile>,
     /// Population-wide state.
     pub population: &'a Population,
+    /// What operations mean (ATT&CK tactic and technique, risk).
+    pub catalogue: &'a Catalogue,
     /// Lifecycle state of the presented credential when it differs from the subject (a revoked
     /// temporary key of a still-valid session).
     pub credential_state: Option<(CredentialState, u32)>,
@@ -194,10 +196,18 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     // Categorical novelty, against the subject's own tables.
     let op = b.ops.lookup(obs.op, t, hl);
     nov.op = op.novel;
+    let mut entry = None;
     if op.novel {
         nov.op_unfamiliar = peer.is_none_or(|p| p.ops.lookup(obs.op, t, hl).novel);
         let e = obs.event;
-        nov.class = classify(e.service.as_deref(), &e.operation, e.http_method.as_deref());
+        let call = Op {
+            service: e.service.as_deref(),
+            operation: &e.operation,
+            method: e.http_method.as_deref(),
+            facts: e.request,
+        };
+        entry = ctx.catalogue.classify(obs.op, call);
+        nov.class = entry.map_or(OpClass::Other, Entry::class);
         nov.privileged = matches!(nov.class, OpClass::Privilege | OpClass::Tamper);
     }
     let look = |table: Option<u32>, f: &dyn Fn(u32) -> Lookup| table.map(f);
@@ -214,8 +224,8 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     if b.events > 0 && !origin(&scope, [net, asn, country], agent, &mut signals) {
         client(b, obs, ctx, agent, &mut signals);
     }
-    if nov.privileged {
-        privilege(&scope, nov.class, &mut signals);
+    if let (true, Some(entry)) = (nov.privileged, entry) {
+        privilege(&scope, entry, &mut signals);
     }
     if state == CredentialState::Dormant && b.events >= cfg.learning_events {
         let idle = t.saturating_sub(b.last_seen);
@@ -438,7 +448,7 @@ fn client(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, agent: Option<
     });
 }
 
-fn privilege(s: &Scope<'_>, class: OpClass, out: &mut Vec<Signal>) {
+fn privilege(s: &Scope<'_>, entry: &Entry, out: &mut Vec<Signal>) {
     let Scope { b, obs, ctx, peer, .. } = *s;
     let mut score: f32 = if b.privileged_ops == 0 { 72.0 } else { 35.0 };
     if b.short.contains(obs.t, ctx.cfg.short_window_secs) && b.short.failures > 0 {
@@ -470,7 +480,7 @@ fn privilege(s: &Scope<'_>, class: OpClass, out: &mut Vec<Signal>) {
         score: score.min(95.0) as u8,
         observed: format!(
             "first call of {api} ({}, {})",
-            if class == OpClass::Tamper { "weakens a security control" } else { "changes privileges" },
+            if entry.class() == OpClass::Tamper { "weakens a security control" } else { "changes privileges" },
             format!("{:?}", e.outcome).to_lowercase()
         ),
         baseline: format!(
