@@ -31,7 +31,7 @@ pub use catalogue::{Catalogue, CatalogueError};
 pub use config::DetectConfig;
 pub use keys::KeySpace;
 pub use population::{Dim, PeerProfile, Population};
-pub use verdict::{Category, Detector, Severity, Signal, Verdict};
+pub use verdict::{Advice, Category, Detector, Severity, Signal, Verdict};
 
 use baseline::to_secs;
 use keys::PseudonymHasher;
