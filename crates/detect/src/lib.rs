@@ -76,6 +76,10 @@ pub struct Engine {
 const MAX_PEER_GROUPS: usize = 100_000;
 /// Fraction of the store evicted at once when it is full, so eviction scans are rare.
 const EVICT_FRACTION: usize = 100;
+/// Confidence (0–100) of a catalogued risky operation: the catalogue's judgement does not depend
+/// on the baseline, and 80 is what a mature credential's own behavioural signals reach (35 + 60 x
+/// maturity) when three quarters mature.
+const RISKY_OPERATION_CONFIDENCE: f32 = 80.0;
 
 impl Engine {
     /// An engine with the given settings and value-key secret, and the built-in operation risk
@@ -269,8 +273,14 @@ impl Engine {
         if signals.is_empty() {
             return Verdict { state, ..Verdict::default() };
         }
-        // Noisy-OR: independent pieces of evidence reinforce each other.
-        let miss: f32 = signals.iter().map(|s| 1.0 - f32::from(s.score.min(100)) / 100.0).product();
+        // Noisy-OR: independent pieces of evidence reinforce each other. The first call of a
+        // catalogued operation raises both the behavioural privilege detector and the day-one
+        // one: one piece of evidence, counted once (the stronger).
+        let same_call = |d: Detector| matches!(d, Detector::PrivilegeEscalation | Detector::RiskyOperation);
+        let call = signals.iter().filter(|s| same_call(s.detector)).map(|s| s.score).max();
+        let miss_of = |score: u8| 1.0 - f32::from(score.min(100)) / 100.0;
+        let miss: f32 = signals.iter().filter(|s| !same_call(s.detector)).map(|s| miss_of(s.score)).product::<f32>()
+            * call.map_or(1.0, miss_of);
         let score = (100.0 * (1.0 - miss)).round().min(100.0) as u8;
         let maturity = b.maturity(&self.cfg, obs.t);
         let confidence = signals
@@ -278,6 +288,9 @@ impl Engine {
             .map(|s| match s.detector {
                 Detector::GhostCredential => 95.0,
                 Detector::ImpossibleTravel | Detector::ConcurrentUse | Detector::ExpiredTokenStorm => 85.0,
+                // The catalogue's judgement of an operation needs no baseline: as sure on a
+                // credential's first call as on its thousandth.
+                Detector::RiskyOperation => RISKY_OPERATION_CONFIDENCE,
                 Detector::AccessProbing | Detector::Enumeration => 60.0 + 25.0 * maturity,
                 _ => 35.0 + 60.0 * maturity,
             })
@@ -291,15 +304,17 @@ impl Engine {
         if let Some(g) = signals.iter().find(|s| s.detector == Detector::GhostCredential) {
             return Some(if g.score >= 95 { Severity::Critical } else { Severity::High });
         }
+        // A catalogued risky operation raises at the catalogue's severity whatever the thresholds
+        // and caps: the day-one layer does not wait for a baseline.
+        let catalogued = signals
+            .iter()
+            .filter(|s| s.detector == Detector::RiskyOperation)
+            .map(|s| Severity::of_score(s.score))
+            .max();
         if score < self.cfg.alert_score || confidence < self.cfg.min_confidence {
-            return None;
+            return catalogued;
         }
-        let mut sev = match score {
-            96.. => Severity::Critical,
-            87..=95 => Severity::High,
-            75..=86 => Severity::Medium,
-            _ => Severity::Low,
-        };
+        let mut sev = Severity::of_score(score);
         // A new origin on its own, with the usual client and behaviour, is what travel and
         // infrastructure changes look like too: worth a look, never an emergency. Someone else's
         // client from somewhere else is another matter.
@@ -313,7 +328,7 @@ impl Engine {
         if signals.iter().all(|s| s.detector.category() == verdict::Category::Operational) {
             sev = sev.min(Severity::Low);
         }
-        Some(sev)
+        Some(catalogued.map_or(sev, |c| sev.max(c)))
     }
 
     /// Applies a lifecycle record to its credential's state machine.

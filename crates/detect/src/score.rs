@@ -9,7 +9,7 @@ use crate::config::DetectConfig;
 use crate::keys;
 use crate::population::{Dim, PeerProfile, Population};
 use crate::stats::{FreqTable, Lookup};
-use crate::verdict::{Detector, Signal};
+use crate::verdict::{Advice, Detector, Severity, Signal};
 
 /// Surprise, in bits, below which a novel value is unremarkable.
 const NOVELTY_FLOOR_BITS: f32 = 4.0;
@@ -224,8 +224,11 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     if b.events > 0 && !origin(&scope, [net, asn, country], agent, &mut signals) {
         client(b, obs, ctx, agent, &mut signals);
     }
-    if let (true, Some(entry)) = (nov.privileged, entry) {
-        privilege(&scope, entry, &mut signals);
+    if let Some(entry) = entry {
+        if nov.privileged {
+            privilege(&scope, entry, &mut signals);
+        }
+        risky(&scope, entry, &mut signals);
     }
     if state == CredentialState::Dormant && b.events >= cfg.learning_events {
         let idle = t.saturating_sub(b.last_seen);
@@ -492,6 +495,62 @@ fn privilege(s: &Scope<'_>, entry: &Entry, out: &mut Vec<Signal>) {
         )
         .with_attack(entry.attack.clone()),
     );
+}
+
+/// The day-one layer: an operation the catalogue rates Medium or above, the first time this
+/// credential makes it (it is only asked about operations new to the credential), whatever the
+/// baseline's maturity, at the catalogue's severity: the second call is no longer new, and a
+/// mature credential that makes the call routinely is judged by its baseline. A mature peer group
+/// that makes the call routinely judges it instead, as the maturity gate lets peers judge a
+/// newcomer: an operation the credential's role performs every day is the role's work. With
+/// neither its own history nor peers to judge it by, a credential is rated at the catalogue's
+/// `new_credential` severity (lower for the calls every workload makes when it starts). A refused
+/// call is an attempt, not an effect: one severity lower.
+fn risky(s: &Scope<'_>, entry: &Entry, out: &mut Vec<Signal>) {
+    let Scope { b, obs, ctx, peer, established } = *s;
+    let rated = if established || peer.is_some() { entry.severity } else { entry.new_credential };
+    if rated < Severity::Medium {
+        return;
+    }
+    let peer_routine = peer.is_some_and(|p| {
+        let l = p.ops.lookup(obs.op, obs.t, ctx.cfg.profile_half_life_secs);
+        !l.novel && l.share >= PEER_KNOWN_SHARE
+    });
+    let e = obs.event;
+    let attempt = !matches!(e.outcome, Outcome::Success | Outcome::Unknown);
+    let severity = if attempt { rated.lower() } else { rated };
+    if peer_routine || severity < Severity::Medium {
+        return;
+    }
+    let a = &entry.attack;
+    let mut observed = format!(
+        "{}{}: {}, {} {}; {}",
+        e.operation,
+        e.service.as_deref().map(|s| format!(" ({s})")).unwrap_or_default(),
+        a.tactic.name().to_lowercase(),
+        a.technique,
+        a.name,
+        entry.reason
+    );
+    if !e.request.is_empty() {
+        observed.push_str(&format!(" [request: {}]", e.request));
+    }
+    if attempt {
+        let why = e.error_code.as_deref().map_or_else(|| format!("{:?}", e.outcome).to_lowercase(), str::to_owned);
+        observed.push_str(&format!(" (attempted, refused: {why})"));
+    }
+    let mut baseline = if b.events == 0 {
+        "the credential's first call seen: no history".to_string()
+    } else {
+        format!("this credential has never called it in {} events over {}", b.events, s.history())
+    };
+    if peer.is_some() {
+        baseline.push_str("; nor does its peer group");
+    }
+    let advice =
+        Advice { title: entry.title.clone(), remediation: entry.remediation.clone(), docs: entry.docs.clone() };
+    let signal = Signal::new(Detector::RiskyOperation, severity.typical_score(), observed, baseline);
+    out.push(Signal { advice: Some(advice), ..signal.with_attack(a.clone()) });
 }
 
 fn unusual_hour(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {

@@ -38,6 +38,10 @@ pub enum Detector {
     PrivilegeEscalation,
     /// Activity after a long idle period.
     DormantReactivation,
+    /// An operation the risk catalogue rates Medium or above (stopping audit logs, new access
+    /// keys, shared snapshots, secrets read, ...), the first time this credential makes it:
+    /// raised at the catalogue's severity, with no baseline needed.
+    RiskyOperation,
 }
 
 /// Whether a detector speaks of an attack or of an operational problem.
@@ -52,7 +56,7 @@ pub enum Category {
 
 impl Detector {
     /// Every detector, for metrics.
-    pub const ALL: [Detector; 14] = [
+    pub const ALL: [Detector; 15] = [
         Detector::GhostCredential,
         Detector::NewOrigin,
         Detector::NewClient,
@@ -67,6 +71,7 @@ impl Detector {
         Detector::Enumeration,
         Detector::PrivilegeEscalation,
         Detector::DormantReactivation,
+        Detector::RiskyOperation,
     ];
 
     /// Stable identifier, as in findings and metric labels.
@@ -86,6 +91,7 @@ impl Detector {
             Detector::Enumeration => "enumeration",
             Detector::PrivilegeEscalation => "privilege_escalation",
             Detector::DormantReactivation => "dormant_reactivation",
+            Detector::RiskyOperation => "risky_operation",
         }
     }
 
@@ -106,6 +112,7 @@ impl Detector {
             Detector::Enumeration => "Enumeration of operations or resources",
             Detector::PrivilegeEscalation => "Privilege or security-control change never made before",
             Detector::DormantReactivation => "Dormant credential reactivated",
+            Detector::RiskyOperation => "Risky operation, first made by this credential",
         }
     }
 
@@ -130,6 +137,8 @@ impl Detector {
                 (Tactic::Exfiltration, "T1567", "Exfiltration Over Web Service")
             }
             Detector::PrivilegeEscalation => (Tactic::PrivilegeEscalation, "T1098", "Account Manipulation"),
+            // Names the catalogue's technique for its operation.
+            Detector::RiskyOperation => return None,
             Detector::RateBurst | Detector::ExpiredTokenStorm => return None,
         };
         Some(Attack::new(tactic, technique, name))
@@ -157,6 +166,7 @@ impl Detector {
             Detector::Enumeration => "Review the listed operations and resources; enumeration often precedes privilege escalation or exfiltration. Restrict the credential if it is not expected.",
             Detector::PrivilegeEscalation => "Review and roll back the changes (new keys, attached policies, role trust changes, stopped or deleted audit logs); revoke the credential if the owner did not make them.",
             Detector::DormantReactivation => "Confirm the owner resumed using this credential; dormant credentials are prime targets—retire it if it is no longer needed.",
+            Detector::RiskyOperation => "Confirm with the credential's owner that they made this call; if not, undo what it changed and revoke the credential.",
         }
     }
 }
@@ -195,6 +205,39 @@ impl Severity {
             Severity::Medium => "medium",
             Severity::High => "high",
             Severity::Critical => "critical",
+        }
+    }
+
+    /// The severity band of a combined score, before the caps `Engine::judge` applies.
+    pub fn of_score(score: u8) -> Severity {
+        match score {
+            96.. => Severity::Critical,
+            87..=95 => Severity::High,
+            75..=86 => Severity::Medium,
+            _ => Severity::Low,
+        }
+    }
+
+    /// A score inside this severity's band ([`Severity::of_score`]), for a signal whose
+    /// severity is known ahead (a catalogued operation): about the band's middle, so a second
+    /// piece of evidence can lift it to the next band.
+    pub fn typical_score(self) -> u8 {
+        match self {
+            Severity::Critical => 97,
+            Severity::High => 90,
+            Severity::Medium => 80,
+            Severity::Low => 65,
+            Severity::Informational => 0,
+        }
+    }
+
+    /// One step down (an attempt that was refused, rather than an effect).
+    pub fn lower(self) -> Severity {
+        match self {
+            Severity::Critical => Severity::High,
+            Severity::High => Severity::Medium,
+            Severity::Medium => Severity::Low,
+            Severity::Low | Severity::Informational => Severity::Informational,
         }
     }
 
@@ -303,12 +346,22 @@ mod tests {
     fn every_security_detector_but_the_burst_has_a_default_technique() {
         for d in Detector::ALL {
             let mapped = d.attack().is_some();
-            let expected = d.category() == Category::Security && d != Detector::RateBurst;
+            let expected =
+                d.category() == Category::Security && !matches!(d, Detector::RateBurst | Detector::RiskyOperation);
             assert_eq!(mapped, expected, "{d:?}");
         }
         assert_eq!(Detector::Enumeration.attack().unwrap().tactic, Tactic::Discovery);
         assert_eq!(Detector::AccessProbing.attack().unwrap().tactic, Tactic::Discovery);
         assert_eq!(Detector::Exfiltration.attack().unwrap().tactic.uid(), "TA0010");
         assert_eq!(Detector::GhostCredential.attack().unwrap().technique, "T1078");
+    }
+
+    #[test]
+    fn typical_scores_fall_in_their_bands() {
+        for s in [Severity::Low, Severity::Medium, Severity::High, Severity::Critical] {
+            assert_eq!(Severity::of_score(s.typical_score()), s);
+        }
+        assert_eq!(Severity::Critical.lower(), Severity::High);
+        assert_eq!(Severity::Low.lower(), Severity::Informational);
     }
 }

@@ -49,6 +49,9 @@ pub struct Entry {
     pub attack: Attack,
     /// How risky a first call is; `Informational` means "not risky".
     pub severity: Severity,
+    /// How risky a first call is on a credential with no history to judge it by (not established,
+    /// no mature peer group): lower for calls every workload makes when it starts.
+    pub new_credential: Severity,
     /// A short title for a finding ("CloudTrail trail stopped or deleted").
     pub title: String,
     /// Why this severity, in one line.
@@ -115,6 +118,7 @@ struct RawRule {
     tactic: Tactic,
     technique: String,
     severity: Severity,
+    new_credential: Option<Severity>,
     title: String,
     reason: String,
     remediation: String,
@@ -402,6 +406,9 @@ fn rule(style: Style, r: RawRule, techniques: &Techniques) -> Result<Rule, Vec<S
             }
         }
     }
+    if r.new_credential.is_some_and(|n| n > r.severity) {
+        problems.push(format!("{kind}: `new_credential` may lower the severity, not raise it"));
+    }
     for (field, text) in [("title", &r.title), ("reason", &r.reason), ("remediation", &r.remediation)] {
         if text.trim().is_empty() || text.contains('\n') {
             problems.push(format!("{kind}: `{field}` must be one non-empty line"));
@@ -426,6 +433,7 @@ fn rule(style: Style, r: RawRule, techniques: &Techniques) -> Result<Rule, Vec<S
         entry: Entry {
             attack: Attack::new(r.tactic, &r.technique, name.map_or("", String::as_str)),
             severity: r.severity,
+            new_credential: r.new_credential.unwrap_or(r.severity),
             title: r.title,
             reason: r.reason,
             remediation: r.remediation,
