@@ -235,7 +235,7 @@ pub fn run_command(args: RunArgs) -> ExitCode {
 /// Runs the daemon until `shutdown` is triggered, then shuts down in order: stop fetching, drain
 /// in-flight deliveries, store the last offsets, commit, leave the group, flush and close.
 pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
-    let Settings { config, pseudonymizer, inputs } = settings;
+    let Settings { config, pseudonymizer, inputs, catalogue } = settings;
     let topics = Arc::new(Topics::new(&inputs));
     Starting { topics: &topics.names, group: &config.kafka.group_id, alerts: alerts_text(&config) }.emit();
     // The admin server first: /healthz answers while Kafka is being reached.
@@ -270,7 +270,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
                 .enumerate()
                 .map(|(input, decoder)| {
                     let keys = credence_detect::KeySpace::from_pseudonymizer(&pseudonymizer);
-                    let engine = Arc::new(Engine::new(detect.clone(), keys));
+                    let engine = Arc::new(Engine::with_catalogue(detect.clone(), keys, catalogue.clone()));
                     engines.push((input, engine.clone()));
                     let aggregator = Aggregator::new(window_ms, config.alerts.min_severity);
                     Pipeline::with_engine(decoder.clone(), engine, aggregator)
