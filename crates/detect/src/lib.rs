@@ -76,9 +76,10 @@ pub struct Engine {
 const MAX_PEER_GROUPS: usize = 100_000;
 /// Fraction of the store evicted at once when it is full, so eviction scans are rare.
 const EVICT_FRACTION: usize = 100;
-/// Confidence (0–100) of a catalogued risky operation: the catalogue's judgement does not depend
-/// on the baseline, and 80 is what a mature credential's own behavioural signals reach (35 + 60 x
-/// maturity) when three quarters mature.
+/// Confidence (0–100) of a catalogued risky operation, whatever the baseline's maturity: what a
+/// call means needs no history. 80 reads as high confidence in OCSF (`confidence_id` 3 from 75)
+/// and leaves the top of the scale to near-certain evidence (ghost credentials 95, impossible
+/// travel 85).
 const RISKY_OPERATION_CONFIDENCE: f32 = 80.0;
 
 impl Engine {
