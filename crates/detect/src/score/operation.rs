@@ -64,8 +64,8 @@ pub(super) fn privilege(s: &Scope<'_>, entry: &Entry, out: &mut Vec<Signal>) {
 /// that makes the call routinely judges it instead, as the maturity gate lets peers judge a
 /// newcomer: an operation the credential's role performs every day is the role's work. With
 /// neither its own history nor peers to judge it by, a credential is rated at the catalogue's
-/// `new_credential` severity (lower for the calls every workload makes when it starts). A refused
-/// call is an attempt, not an effect: one severity lower.
+/// `new_credential` severity (lower for the calls every workload makes when it starts). A call
+/// that was refused or failed is an attempt, not an effect: one severity lower.
 pub(super) fn risky(s: &Scope<'_>, entry: &Entry, out: &mut Vec<Signal>) {
     let Scope { b, obs, ctx, peer, established } = *s;
     let rated = if established || peer.is_some() { entry.severity } else { entry.new_credential };
@@ -97,7 +97,8 @@ pub(super) fn risky(s: &Scope<'_>, entry: &Entry, out: &mut Vec<Signal>) {
     }
     if attempt {
         let why = e.error_code.as_deref().map_or_else(|| format!("{:?}", e.outcome).to_lowercase(), str::to_owned);
-        observed.push_str(&format!(" (attempted, refused: {why})"));
+        let how = if e.outcome.is_access_failure() { "refused" } else { "failed" };
+        observed.push_str(&format!(" (attempted, {how}: {why})"));
     }
     let mut baseline = if b.events == 0 {
         "the credential's first call seen: no history".to_string()
