@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub mod layer;
 mod resolve;
 
-pub use resolve::{InputSettings, Settings};
+pub use resolve::{read_catalogue, InputSettings, Settings};
 
 /// Default `inputs.max_message_bytes`: the decoder's own default, 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;

@@ -19,7 +19,7 @@ pub fn alert_text(u: &FindingUpdate) -> String {
         "[{}] {verb} {} — {}",
         f.severity.as_str().to_uppercase(),
         format_rfc3339_ms(f.last_ms),
-        f.primary().title()
+        f.signals.first().and_then(|s| s.advice.as_ref()).map_or(f.primary().title(), |a| a.title.as_str())
     );
     let _ = writeln!(
         s,
@@ -33,7 +33,15 @@ pub fn alert_text(u: &FindingUpdate) -> String {
     for sig in &f.signals {
         let _ = writeln!(s, "  • {} ({}): {}", sig.detector.as_str(), sig.score, sig.observed);
         let _ = writeln!(s, "      baseline: {}", sig.baseline);
+        if let Some(a) = &sig.attack {
+            let _ = writeln!(s, "      ATT&CK: {} {}, {} {}", a.tactic.uid(), a.tactic.name(), a.technique, a.name);
+        }
     }
-    let _ = writeln!(s, "  do: {}", f.primary().remediation());
+    let first = f.signals.first();
+    let _ = writeln!(
+        s,
+        "  do: {}",
+        first.and_then(|s| s.advice.as_ref()).map_or(f.primary().remediation(), |a| &a.remediation)
+    );
     s
 }

@@ -101,7 +101,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
         f => Decoder::new(f, pseudonymizer.clone()),
     };
     let cfg = load_detect_config(args.detect_config.as_ref())?;
-    let engine = Engine::new(cfg, KeySpace::from_pseudonymizer(&pseudonymizer));
+    let catalogue = crate::config::read_catalogue(cfg.catalogue_file.as_deref())
+        .map_err(|p| anyhow::anyhow!("invalid operation risk catalogue:\n{}", p.join("\n")))?;
+    let engine = Engine::with_catalogue(cfg, KeySpace::from_pseudonymizer(&pseudonymizer), catalogue);
     let mut pipeline = Pipeline::new(
         decoder,
         engine,

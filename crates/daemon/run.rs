@@ -244,7 +244,7 @@ pub fn run_command(args: RunArgs) -> ExitCode {
 /// in-flight deliveries, checkpoint (or store the last offsets), commit, leave the group, flush and
 /// close.
 pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
-    let Settings { config, pseudonymizer, inputs } = settings;
+    let Settings { config, pseudonymizer, inputs, catalogue } = settings;
     let topics = Arc::new(Topics::new(&inputs));
     Starting { topics: &topics.names, group: &config.kafka.group_id, alerts: alerts_text(&config) }.emit();
     // The admin server first: /healthz answers while Kafka is being reached.
@@ -271,6 +271,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let factory = Arc::new(task::TaskFactory {
         decoders: inputs.into_iter().map(|input| input.decoder).collect(),
         detect: config.detect.clone(),
+        catalogue,
         pseudonymizer: pseudonymizer.clone(),
         window_ms: config.alerts.finding_window_secs.saturating_mul(1000) as i64,
         min_severity: config.alerts.min_severity,

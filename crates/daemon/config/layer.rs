@@ -74,6 +74,7 @@ pub fn full_sample() -> Config {
         },
         dead_letter: DeadLetterConfig { topic: Some(String::new()), ..DeadLetterConfig::default() },
         pseudonym: PseudonymConfig { key_file: Some("".into()) },
+        detect: credence_detect::DetectConfig { catalogue_file: Some("".into()), ..Default::default() },
         ..Config::default()
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use credence_detect::Catalogue;
 use credence_event::{Decoder, FieldMapping, Format, Pseudonymizer};
 use rdkafka::ClientConfig;
 
@@ -17,6 +18,8 @@ pub struct Settings {
     pub pseudonymizer: Pseudonymizer,
     /// One decoder per `[[inputs]]` table, in order.
     pub inputs: Vec<InputSettings>,
+    /// The operation risk catalogue: the built-in one, extended by `detect.catalogue_file`.
+    pub catalogue: Catalogue,
 }
 
 /// One input, ready to decode.
@@ -63,6 +66,13 @@ impl Settings {
             };
             mappings.push(mapping);
         }
+        let catalogue = match read_catalogue(config.detect.catalogue_file.as_deref()) {
+            Ok(c) => Some(c),
+            Err(errs) => {
+                problems.extend(errs.into_iter().map(|e| format!("detect.catalogue_file: {e}")));
+                None
+            }
+        };
         let k = &config.kafka;
         for (table, map) in [
             ("librdkafka", &k.librdkafka),
@@ -78,9 +88,12 @@ impl Settings {
                 }
             }
         }
-        let Some(pseudonymizer) = pseudonymizer.filter(|_| problems.is_empty()) else {
+        let (Some(pseudonymizer), Some(catalogue)) = (pseudonymizer, catalogue) else {
             return Err(problems);
         };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         let inputs = config
             .inputs
             .iter()
@@ -96,8 +109,17 @@ impl Settings {
                 }
             })
             .collect();
-        Ok(Settings { config, pseudonymizer, inputs })
+        Ok(Settings { config, pseudonymizer, inputs, catalogue })
     }
+}
+
+/// The built-in operation risk catalogue, extended by the file at `path` when one is named; every
+/// problem of the file, each with its line.
+pub fn read_catalogue(path: Option<&Path>) -> Result<Catalogue, Vec<String>> {
+    let Some(path) = path else { return Ok(Catalogue::builtin()) };
+    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("cannot read {}: {e}", path.display())])?;
+    Catalogue::with_overrides(&text)
+        .map_err(|e| e.problems.into_iter().map(|p| format!("{}: {p}", path.display())).collect())
 }
 
 fn read_mapping(path: &Path) -> Result<FieldMapping, String> {

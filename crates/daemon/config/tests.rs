@@ -229,6 +229,7 @@ fn resolve_checks_keys_mappings_and_librdkafka_options() {
     bad.inputs[0].format = Format::Mapped;
     bad.inputs[0].mapping_file = Some(dir.join("missing-mapping.toml"));
     bad.pseudonym.key_file = Some(dir.join("missing-key"));
+    bad.detect.catalogue_file = Some(dir.join("missing-catalogue.toml"));
     let problems = Settings::resolve(bad).unwrap_err();
     let joined = problems.join("\n");
     assert!(joined.contains("kafka.librdkafka.\"sasl.pasword\""), "{joined}");
@@ -236,6 +237,32 @@ fn resolve_checks_keys_mappings_and_librdkafka_options() {
     assert!(!joined.contains("hunter2"), "a configured value leaked into a message: {joined}");
     assert!(joined.contains("inputs[0].mapping_file"), "{joined}");
     assert!(joined.contains("pseudonym"), "{joined}");
-    assert_eq!(problems.len(), 4, "{joined}");
+    assert!(joined.contains("detect.catalogue_file: cannot read"), "{joined}");
+    assert_eq!(problems.len(), 5, "{joined}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn resolve_loads_the_users_risk_catalogue_and_reports_its_problems_by_line() {
+    let dir = std::env::temp_dir().join(format!("credence-catalogue-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let key = dir.join("key");
+    std::fs::write(&key, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n").expect("key");
+    let mut c = from_parts(&minimal(), no_env()).expect("loads");
+    c.pseudonym.key_file = Some(key);
+    let builtin = Settings::resolve(c.clone()).expect("resolves").catalogue.len();
+    let rule = "[[rest]]\nmethods = [\"POST\"]\nnouns = [\"partner-link\"]\ntactic = \"persistence\"\ntechnique = \"T1098\"\nseverity = \"high\"\ntitle = \"t\"\nreason = \"r\"\nremediation = \"m\"\n";
+    let good = dir.join("catalogue.toml");
+    std::fs::write(&good, rule).expect("catalogue");
+    c.detect.catalogue_file = Some(good);
+    assert_eq!(Settings::resolve(c.clone()).expect("resolves").catalogue.len(), builtin + 1);
+    let bad = dir.join("bad-catalogue.toml");
+    std::fs::write(&bad, format!("\n{}", rule.replace("T1098", "T9999"))).expect("catalogue");
+    c.detect.catalogue_file = Some(bad.clone());
+    let joined = Settings::resolve(c).unwrap_err().join("\n");
+    assert!(
+        joined.contains(&format!("detect.catalogue_file: {}: line 2: [[rest]]: technique \"T9999\"", bad.display())),
+        "{joined}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

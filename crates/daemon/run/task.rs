@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use credence_detect::state::Seed;
-use credence_detect::{DetectConfig, Engine, KeySpace, Severity};
+use credence_detect::{Catalogue, DetectConfig, Engine, KeySpace, Severity};
 use credence_event::{Decoder, Pseudonymizer};
 use credence_finding::parts::{Part, PartOwned};
 use credence_finding::pipeline::Pipeline;
@@ -53,6 +53,8 @@ pub struct TaskFactory {
     pub decoders: Vec<Decoder>,
     /// Detection settings.
     pub detect: DetectConfig,
+    /// The operation risk catalogue (each engine gets the same rules, with a cache of its own).
+    pub catalogue: Catalogue,
     /// For the value keys.
     pub pseudonymizer: Pseudonymizer,
     /// Finding window, ms.
@@ -68,7 +70,8 @@ pub struct TaskFactory {
 impl TaskFactory {
     /// An empty pipeline for input `input`.
     pub fn pipeline(&self, input: usize) -> Pipeline {
-        let engine = Engine::new(self.detect.clone(), KeySpace::from_pseudonymizer(&self.pseudonymizer));
+        let keys = KeySpace::from_pseudonymizer(&self.pseudonymizer);
+        let engine = Engine::with_catalogue(self.detect.clone(), keys, self.catalogue.clone());
         Pipeline::new(self.decoders[input].clone(), engine, Aggregator::new(self.window_ms, self.min_severity))
     }
 

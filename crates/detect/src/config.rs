@@ -1,6 +1,8 @@
 //! Detection settings. Every field has a default suited to a typical API estate; units are in the
 //! names. Constants that are not worth a setting live beside the code that uses them.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 const DAY: u32 = 86_400;
@@ -46,6 +48,11 @@ pub struct DetectConfig {
     /// Learning weight (0–1) of an event that raised an alert: anomalies teach the baseline only
     /// slowly, so an attacker cannot quickly make themselves normal. Default 0.2.
     pub alert_learn_weight: f32,
+    /// A TOML file extending or overriding the built-in operation risk catalogue (ATT&CK tactic,
+    /// technique and severity per operation; the format of `crates/detect/catalogue.toml`): its
+    /// rules are tried first. Read by the binary, which builds the engines with
+    /// `Catalogue::with_overrides`. Default: none.
+    pub catalogue_file: Option<PathBuf>,
 }
 
 impl Default for DetectConfig {
@@ -66,6 +73,7 @@ impl Default for DetectConfig {
             max_credentials: 1_000_000,
             idle_ttl_secs: 180 * DAY,
             alert_learn_weight: 0.2,
+            catalogue_file: None,
         }
     }
 }

@@ -19,21 +19,24 @@ use std::sync::Arc;
 use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
 use credence_event::{Event, Pseudonym};
 
+pub mod attack;
 pub mod baseline;
+pub mod catalogue;
 pub mod config;
 pub mod keys;
-pub mod opclass;
 pub mod population;
 pub mod score;
 pub mod state;
 pub mod stats;
 pub mod verdict;
 
+pub use attack::{Attack, Tactic};
 pub use baseline::{Baseline, CredentialState, Observation, Scored, SNAPSHOT_VERSION};
+pub use catalogue::{Catalogue, CatalogueError};
 pub use config::DetectConfig;
 pub use keys::KeySpace;
 pub use population::{Dim, PeerProfile, Population};
-pub use verdict::{Category, Detector, Severity, Signal, Verdict};
+pub use verdict::{Advice, Category, Detector, Severity, Signal, Verdict};
 
 use baseline::to_secs;
 use keys::PseudonymHasher;
@@ -89,6 +92,8 @@ struct View {
     keys: KeySpace,
     peers: HashMap<u64, Box<PeerProfile>>,
     population: Population,
+    /// The operation risk catalogue (shared rules, a classification cache of this engine's own).
+    catalogue: Catalogue,
 }
 
 /// Keys of parts changed since they were last taken (beside the parts' own `dirty` flags).
@@ -106,13 +111,25 @@ struct Changes {
 const MAX_PEER_GROUPS: usize = 100_000;
 /// Fraction of the store evicted at once when it is full, so eviction scans are rare.
 const EVICT_FRACTION: usize = 100;
+/// Confidence (0–100) of a catalogued risky operation, whatever the baseline's maturity: what a
+/// call means needs no history. 80 reads as high confidence in OCSF (`confidence_id` 3 from 75)
+/// and leaves the top of the scale to near-certain evidence (ghost credentials 95, impossible
+/// travel 85).
+const RISKY_OPERATION_CONFIDENCE: f32 = 80.0;
 
 impl Engine {
-    /// An engine with the given settings and value-key secret.
+    /// An engine with the given settings and value-key secret, and the built-in operation risk
+    /// catalogue.
     pub fn new(cfg: DetectConfig, keys: KeySpace) -> Engine {
+        Engine::with_catalogue(cfg, keys, Catalogue::builtin())
+    }
+
+    /// An engine with the given settings, value-key secret and operation risk catalogue (the
+    /// built-in one extended by a user's file: [`Catalogue::with_overrides`]).
+    pub fn with_catalogue(cfg: DetectConfig, keys: KeySpace, catalogue: Catalogue) -> Engine {
         Engine {
             baselines: BaselineMap::default(),
-            view: View { cfg, keys, peers: HashMap::new(), population: Population::default() },
+            view: View { cfg, keys, peers: HashMap::new(), population: Population::default(), catalogue },
             counters: EngineCounters::default(),
             changes: None,
             seed: None,
@@ -277,6 +294,7 @@ impl View {
             cfg: &self.cfg,
             peer: peer_key.and_then(|k| self.peers.get(&k)).map(|b| &**b),
             population: &self.population,
+            catalogue: &self.catalogue,
             credential_state,
         };
         let state = baseline.state_at(&self.cfg, obs.t);
@@ -296,8 +314,14 @@ impl View {
         if signals.is_empty() {
             return Verdict { state, ..Verdict::default() };
         }
-        // Noisy-OR: independent pieces of evidence reinforce each other.
-        let miss: f32 = signals.iter().map(|s| 1.0 - f32::from(s.score.min(100)) / 100.0).product();
+        // Noisy-OR: independent pieces of evidence reinforce each other. The first call of a
+        // catalogued operation raises both the behavioural privilege detector and the day-one
+        // one: one piece of evidence, counted once (the stronger).
+        let same_call = |d: Detector| matches!(d, Detector::PrivilegeEscalation | Detector::RiskyOperation);
+        let call = signals.iter().filter(|s| same_call(s.detector)).map(|s| s.score).max();
+        let miss_of = |score: u8| 1.0 - f32::from(score.min(100)) / 100.0;
+        let miss: f32 = signals.iter().filter(|s| !same_call(s.detector)).map(|s| miss_of(s.score)).product::<f32>()
+            * call.map_or(1.0, miss_of);
         let score = (100.0 * (1.0 - miss)).round().min(100.0) as u8;
         let maturity = b.maturity(&self.cfg, obs.t);
         let confidence = signals
@@ -305,6 +329,9 @@ impl View {
             .map(|s| match s.detector {
                 Detector::GhostCredential => 95.0,
                 Detector::ImpossibleTravel | Detector::ConcurrentUse | Detector::ExpiredTokenStorm => 85.0,
+                // The catalogue's judgement of an operation needs no baseline: as sure on a
+                // credential's first call as on its thousandth.
+                Detector::RiskyOperation => RISKY_OPERATION_CONFIDENCE,
                 Detector::AccessProbing | Detector::Enumeration => 60.0 + 25.0 * maturity,
                 _ => 35.0 + 60.0 * maturity,
             })
@@ -318,15 +345,17 @@ impl View {
         if let Some(g) = signals.iter().find(|s| s.detector == Detector::GhostCredential) {
             return Some(if g.score >= 95 { Severity::Critical } else { Severity::High });
         }
+        // A catalogued risky operation raises at the catalogue's severity whatever the thresholds
+        // and caps: the day-one layer does not wait for a baseline.
+        let catalogued = signals
+            .iter()
+            .filter(|s| s.detector == Detector::RiskyOperation)
+            .map(|s| Severity::of_score(s.score))
+            .max();
         if score < self.cfg.alert_score || confidence < self.cfg.min_confidence {
-            return None;
+            return catalogued;
         }
-        let mut sev = match score {
-            96.. => Severity::Critical,
-            87..=95 => Severity::High,
-            75..=86 => Severity::Medium,
-            _ => Severity::Low,
-        };
+        let mut sev = Severity::of_score(score);
         // A new origin on its own, with the usual client and behaviour, is what travel and
         // infrastructure changes look like too: worth a look, never an emergency. Someone else's
         // client from somewhere else is another matter.
@@ -340,7 +369,7 @@ impl View {
         if signals.iter().all(|s| s.detector.category() == verdict::Category::Operational) {
             sev = sev.min(Severity::Low);
         }
-        Some(sev)
+        Some(catalogued.map_or(sev, |c| sev.max(c)))
     }
 }
 

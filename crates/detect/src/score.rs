@@ -4,12 +4,15 @@
 use credence_event::{time::format_rfc3339_ms, Outcome};
 
 use crate::baseline::{is_jump, to_ms, Baseline, CredentialState, Observation, RecentVolume, CONCURRENCY_WINDOW_SECS};
+use crate::catalogue::{Catalogue, Entry, Op, OpClass};
 use crate::config::DetectConfig;
 use crate::keys;
-use crate::opclass::{classify, OpClass};
 use crate::population::{Dim, PeerProfile, Population};
 use crate::stats::{FreqTable, Lookup};
 use crate::verdict::{Detector, Signal};
+
+mod operation;
+use operation::{privilege, risky};
 
 /// Surprise, in bits, below which a novel value is unremarkable.
 const NOVELTY_FLOOR_BITS: f32 = 4.0;
@@ -87,6 +90,8 @@ pub struct Context<'a> {
     pub peer: Option<&'a PeerProfile>,
     /// Population-wide state.
     pub population: &'a Population,
+    /// What operations mean (ATT&CK tactic and technique, risk).
+    pub catalogue: &'a Catalogue,
     /// Lifecycle state of the presented credential when it differs from the subject (a revoked
     /// temporary key of a still-valid session).
     pub credential_state: Option<(CredentialState, u32)>,
@@ -194,10 +199,18 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     // Categorical novelty, against the subject's own tables.
     let op = b.ops.lookup(obs.op, t, hl);
     nov.op = op.novel;
+    let mut entry = None;
     if op.novel {
         nov.op_unfamiliar = peer.is_none_or(|p| p.ops.lookup(obs.op, t, hl).novel);
         let e = obs.event;
-        nov.class = classify(e.service.as_deref(), &e.operation, e.http_method.as_deref());
+        let call = Op {
+            service: e.service.as_deref(),
+            operation: &e.operation,
+            method: e.http_method.as_deref(),
+            facts: e.request,
+        };
+        entry = ctx.catalogue.classify(obs.op, call);
+        nov.class = entry.map_or(OpClass::Other, Entry::class);
         nov.privileged = matches!(nov.class, OpClass::Privilege | OpClass::Tamper);
     }
     let look = |table: Option<u32>, f: &dyn Fn(u32) -> Lookup| table.map(f);
@@ -214,21 +227,24 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     if b.events > 0 && !origin(&scope, [net, asn, country], agent, &mut signals) {
         client(b, obs, ctx, agent, &mut signals);
     }
-    if nov.privileged {
-        privilege(&scope, nov.class, &mut signals);
+    if let Some(entry) = entry {
+        if nov.privileged {
+            privilege(&scope, entry, &mut signals);
+        }
+        risky(&scope, entry, &mut signals);
     }
     if state == CredentialState::Dormant && b.events >= cfg.learning_events {
         let idle = t.saturating_sub(b.last_seen);
-        signals.push(Signal {
-            detector: Detector::DormantReactivation,
-            score: 68,
-            observed: format!("first use after {} idle", days(idle)),
-            baseline: format!(
+        signals.push(Signal::new(
+            Detector::DormantReactivation,
+            68,
+            format!("first use after {} idle", days(idle)),
+            format!(
                 "last used {}; dormancy threshold {}",
                 format_rfc3339_ms(to_ms(b.last_seen)),
                 days(cfg.dormancy_secs)
             ),
-        });
+        ));
     }
     if established {
         unusual_hour(b, obs, &mut signals);
@@ -286,12 +302,12 @@ fn ghost(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<S
     };
     let result = if accepted { "and the request was accepted" } else { "and the request was refused" };
     let when = format_rfc3339_ms(to_ms(since));
-    out.push(Signal {
-        detector: Detector::GhostCredential,
+    out.push(Signal::new(
+        Detector::GhostCredential,
         score,
-        observed: format!("{} used at {} {result}", obs.event.operation, format_rfc3339_ms(obs.event.time_ms)),
-        baseline: format!("credential {what} at {when}; no use is legitimate after that"),
-    });
+        format!("{} used at {} {result}", obs.event.operation, format_rfc3339_ms(obs.event.time_ms)),
+        format!("credential {what} at {when}; no use is legitimate after that"),
+    ));
 }
 
 /// What the novelty detectors share.
@@ -406,12 +422,12 @@ fn origin(
     } else {
         format!("usual networks: {}", usual(&b.nets, keys::network_label))
     };
-    out.push(Signal {
-        detector: Detector::NewOrigin,
-        score: score.min(99.0) as u8,
+    out.push(Signal::new(
+        Detector::NewOrigin,
+        score.min(99.0) as u8,
         observed,
-        baseline: format!("{} never used by {whose} in {} of history; {usual_txt}", never.join(" and "), s.history()),
-    });
+        format!("{} never used by {whose} in {} of history; {usual_txt}", never.join(" and "), s.history()),
+    ));
     true
 }
 
@@ -427,58 +443,15 @@ fn client(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, agent: Option<
         return;
     }
     let ua = obs.event.user_agent.as_deref().unwrap_or("");
-    out.push(Signal {
-        detector: Detector::NewClient,
-        score: score.min(90.0) as u8,
-        observed: format!("user agent \"{}\"", ua.chars().take(120).collect::<String>()),
-        baseline: format!(
+    out.push(Signal::new(
+        Detector::NewClient,
+        score.min(90.0) as u8,
+        format!("user agent \"{}\"", ua.chars().take(120).collect::<String>()),
+        format!(
             "never seen on this credential; usual clients: {}",
             usual(&b.agents, |k| format!("\"{}\"", ctx.population.agent_label(k)))
         ),
-    });
-}
-
-fn privilege(s: &Scope<'_>, class: OpClass, out: &mut Vec<Signal>) {
-    let Scope { b, obs, ctx, peer, .. } = *s;
-    let mut score: f32 = if b.privileged_ops == 0 { 72.0 } else { 35.0 };
-    if b.short.contains(obs.t, ctx.cfg.short_window_secs) && b.short.failures > 0 {
-        score += 10.0; // Denials just before: trying until something works.
-    }
-    if peer.is_some_and(|p| {
-        let l = p.ops.lookup(obs.op, obs.t, ctx.cfg.profile_half_life_secs);
-        !l.novel && l.share >= PEER_KNOWN_SHARE
-    }) {
-        score -= 30.0;
-    }
-    let adopters = ctx.population.adopters(Dim::Op, obs.op, obs.t);
-    score -= 5.0 * adoption_discount(adopters);
-    if b.events == 0 || score <= 0.0 {
-        return;
-    }
-    let e = obs.event;
-    let api = match e.service.as_deref() {
-        Some(s) => format!("{s} {}", e.operation),
-        None => e.operation.to_string(),
-    };
-    let before = if b.privileged_ops == 0 {
-        "no privilege-changing operation".to_string()
-    } else {
-        format!("{} other privilege-changing operations", b.privileged_ops)
-    };
-    out.push(Signal {
-        detector: Detector::PrivilegeEscalation,
-        score: score.min(95.0) as u8,
-        observed: format!(
-            "first call of {api} ({}, {})",
-            if class == OpClass::Tamper { "weakens a security control" } else { "changes privileges" },
-            format!("{:?}", e.outcome).to_lowercase()
-        ),
-        baseline: format!(
-            "{before} in {} of history; usual operations: {}",
-            s.history(),
-            usual(&b.ops, |k| ctx.population.op_label(k))
-        ),
-    });
+    ));
 }
 
 fn unusual_hour(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
@@ -499,12 +472,12 @@ fn unusual_hour(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
     let score = (bits * 6.0).min(40.0);
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     let h = obs.hour_of_week;
-    out.push(Signal {
-        detector: Detector::UnusualHour,
-        score: score as u8,
-        observed: format!("activity on {} {:02}:00 UTC", DAYS[usize::from(h / 24)], h % 24),
-        baseline: format!("this hour of the week carries {:.1}x an average hour's activity", rel),
-    });
+    out.push(Signal::new(
+        Detector::UnusualHour,
+        score as u8,
+        format!("activity on {} {:02}:00 UTC", DAYS[usize::from(h / 24)], h % 24),
+        format!("this hour of the week carries {:.1}x an average hour's activity", rel),
+    ));
 }
 
 /// Jump rate above which a credential is one used from many places at once: impossible travel
@@ -548,18 +521,18 @@ fn travel(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
     } else {
         String::new()
     };
-    out.push(Signal {
-        detector: Detector::ImpossibleTravel,
-        score: score.min(95.0) as u8,
-        observed: format!(
+    out.push(Signal::new(
+        Detector::ImpossibleTravel,
+        score.min(95.0) as u8,
+        format!(
             "{:.0} km from the previous use in {:.0} minutes ({:.0} km/h){}",
             km,
             hours * 60.0,
             kmh,
             obs.event.origin.country.map(|c| format!(", now in {c}")).unwrap_or_default()
         ),
-        baseline: format!("no journey is faster than {:.0} km/h{rate}", cfg.max_travel_kmh),
-    });
+        format!("no journey is faster than {:.0} km/h{rate}", cfg.max_travel_kmh),
+    ));
 }
 
 fn concurrency(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
@@ -581,15 +554,15 @@ fn concurrency(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
         return;
     }
     let score = 70.0 + 4.0 * f32::from(switches - CONCURRENT_MIN_SWITCHES);
-    out.push(Signal {
-        detector: Detector::ConcurrentUse,
-        score: score.min(95.0) as u8,
-        observed: format!(
+    out.push(Signal::new(
+        Detector::ConcurrentUse,
+        score.min(95.0) as u8,
+        format!(
             "{switches} alternations between two distant origins in {} minutes",
             obs.t.saturating_sub(w.since) / 60
         ),
-        baseline: "one holder uses a credential from one place at a time".into(),
-    });
+        "one holder uses a credential from one place at a time".into(),
+    ));
 }
 
 fn rate(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Signal>) {
@@ -609,12 +582,12 @@ fn rate(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Si
         let threshold =
             RATE_MIN_PER_MINUTE.max(b.rate.mean * RATE_MIN_RATIO).max(b.rate.mean + 8.0 * b.rate.sd(1.0)) * surge;
         if count >= threshold {
-            out.push(Signal {
-                detector: Detector::RateBurst,
-                score: (55.0 + 12.0 * (count / threshold).log2()).min(95.0) as u8,
-                observed: format!("{count:.0} requests in the current minute"),
-                baseline: format!("usual {:.1} ± {:.1} per active minute{}", b.rate.mean, b.rate.sd(0.0), surge_note()),
-            });
+            out.push(Signal::new(
+                Detector::RateBurst,
+                (55.0 + 12.0 * (count / threshold).log2()).min(95.0) as u8,
+                format!("{count:.0} requests in the current minute"),
+                format!("usual {:.1} ± {:.1} per active minute{}", b.rate.mean, b.rate.sd(0.0), surge_note()),
+            ));
             return;
         }
     }
@@ -629,22 +602,16 @@ fn rate(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Si
     let count = if b.short.contains(obs.t, w) { b.short.sliding_events(obs.t, w) + 1.0 } else { 1.0 };
     let threshold = RATE_MIN_PER_WINDOW.max(st.mean * RATE_MIN_WINDOW_RATIO).max(st.mean + 6.0 * st.sd(2.0)) * surge;
     if count >= threshold {
-        out.push(Signal {
-            detector: Detector::RateBurst,
-            score: (60.0 + 12.0 * (count / threshold).log2()).min(95.0) as u8,
-            observed: if b.short.previous > 0 {
+        out.push(Signal::new(
+            Detector::RateBurst,
+            (60.0 + 12.0 * (count / threshold).log2()).min(95.0) as u8,
+            if b.short.previous > 0 {
                 format!("about {count:.0} requests in the last {} minutes", w / 60)
             } else {
                 format!("{count:.0} requests in {} minutes", obs.t.saturating_sub(b.short.start) / 60 + 1)
             },
-            baseline: format!(
-                "usual {:.1} ± {:.1} per active {}-minute window{}",
-                st.mean,
-                st.sd(0.0),
-                w / 60,
-                surge_note()
-            ),
-        });
+            format!("usual {:.1} ± {:.1} per active {}-minute window{}", st.mean, st.sd(0.0), w / 60, surge_note()),
+        ));
     }
 }
 
@@ -660,21 +627,21 @@ fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
         let threshold = (st.mean + 4.0 * st.sd(0.5)).max(st.mean + 10f32.ln());
         if ln > threshold {
             fired = true;
-            out.push(Signal {
-                detector: Detector::Exfiltration,
-                score: (62.0 + 8.0 * (ln - threshold)).min(97.0) as u8,
-                observed: format!(
+            out.push(Signal::new(
+                Detector::Exfiltration,
+                (62.0 + 8.0 * (ln - threshold)).min(97.0) as u8,
+                format!(
                     "{} returned in {} minutes over {n} requests",
                     bytes(sum),
                     obs.t.saturating_sub(if in_short { b.short.start } else { obs.t }) / 60
                 ),
-                baseline: format!(
+                format!(
                     "usual {}-minute volume about {} (p99 about {})",
                     cfg.short_window_secs / 60,
                     bytes(f64::from(st.mean).exp_m1()),
                     bytes(f64::from(st.mean + 2.33 * st.sd(0.0)).exp_m1())
                 ),
-            });
+            ));
         }
     }
     // Slow exfiltration: responses over the last hours larger than their operations usually
@@ -700,20 +667,20 @@ fn slow_shift(b: &Baseline, recent: &RecentVolume) -> Option<Signal> {
     if z < SLOW_EXFIL_MIN_Z || shift < SLOW_EXFIL_MIN_RATIO.ln() || extra < SLOW_EXFIL_MIN_BYTES {
         return None;
     }
-    Some(Signal {
-        detector: Detector::SlowExfiltration,
-        score: (60.0 + 3.0 * (z - SLOW_EXFIL_MIN_Z)).min(92.0) as u8,
-        observed: format!(
+    Some(Signal::new(
+        Detector::SlowExfiltration,
+        (60.0 + 3.0 * (z - SLOW_EXFIL_MIN_Z)).min(92.0) as u8,
+        format!(
             "{} returned over about {:.0} requests in the last hours; responses typically {:.1}x their operations' usual size",
             bytes(f64::from(recent.bytes)),
             recent.n,
             shift.exp()
         ),
-        baseline: format!(
+        format!(
             "about {} at those operations' usual sizes; a shift this large over this many requests is {z:.0} standard errors out",
             bytes(f64::from(recent.expected_bytes)),
         ),
-    })
+    ))
 }
 
 /// Slow exfiltration mixed into the credential's own traffic: more inflated responses (at least
@@ -737,21 +704,21 @@ fn slow_inflated(b: &Baseline, recent: &RecentVolume) -> Option<Signal> {
     {
         return None;
     }
-    Some(Signal {
-        detector: Detector::SlowExfiltration,
-        score: (60.0 + 2.0 * (z - SLOW_INFLATED_MIN_Z)).min(90.0) as u8,
-        observed: format!(
+    Some(Signal::new(
+        Detector::SlowExfiltration,
+        (60.0 + 2.0 * (z - SLOW_INFLATED_MIN_Z)).min(90.0) as u8,
+        format!(
             "about {k:.0} of {:.0} responses in the last hours were at least 2.5x their operations' usual size; {} returned against about {} usual",
             recent.n,
             bytes(f64::from(recent.bytes)),
             bytes(f64::from(recent.expected_bytes)),
         ),
-        baseline: format!(
+        format!(
             "usually {:.1}% of this credential's responses are that large ({expected:.1} expected); its longest run lately: {:.0} beyond that",
             100.0 * inflation.share,
             inflation.peak,
         ),
-    })
+    ))
 }
 
 fn window(
@@ -776,27 +743,26 @@ fn window(
             && w.auth_failures >= STORM_MIN_FAILURES
             && failed_ops <= 3.5
         {
-            out.push(Signal {
-                detector: Detector::ExpiredTokenStorm,
-                score: (62.0 + 5.0 * (w.auth_failures as f32 / STORM_MIN_FAILURES as f32).log2()).min(75.0) as u8,
-                observed: format!(
+            out.push(Signal::new(
+                Detector::ExpiredTokenStorm,
+                (62.0 + 5.0 * (w.auth_failures as f32 / STORM_MIN_FAILURES as f32).log2()).min(75.0) as u8,
+                format!(
                     "{} rejected-credential failures ({}) on {:.0} operation(s) in {minutes} minutes",
                     w.auth_failures,
                     e.error_code.as_deref().unwrap_or("401"),
                     failed_ops.max(1.0)
                 ),
-                baseline: format!("usual failure rate {}", pct(usual_fail)),
-            });
+                format!("usual failure rate {}", pct(usual_fail)),
+            ));
         } else if w.failures >= PROBE_MIN_FAILURES
             && (failed_ops >= PROBE_MIN_FAILED_OPS || w.failed_resources.estimate() >= PROBE_MIN_FAILED_OPS)
             && w.failures as f32 / w.events as f32 >= 0.3
             && usual_fail < 0.2
         {
-            out.push(Signal {
-                detector: Detector::AccessProbing,
-                score: (62.0 + 3.0 * (failed_ops.max(w.failed_resources.estimate()) - PROBE_MIN_FAILED_OPS)).min(92.0)
-                    as u8,
-                observed: format!(
+            out.push(Signal::new(
+                Detector::AccessProbing,
+                (62.0 + 3.0 * (failed_ops.max(w.failed_resources.estimate()) - PROBE_MIN_FAILED_OPS)).min(92.0) as u8,
+                format!(
                     "{} failed calls across {:.0} operations and {:.0} resources in {minutes} minutes, latest {} → {}",
                     w.failures,
                     failed_ops,
@@ -804,8 +770,8 @@ fn window(
                     e.operation,
                     e.error_code.as_deref().unwrap_or("denied")
                 ),
-                baseline: format!("usual failure rate {}", pct(usual_fail)),
-            });
+                format!("usual failure rate {}", pct(usual_fail)),
+            ));
         }
     }
 
@@ -829,14 +795,14 @@ fn window(
     let over_ops = if trusted && unfamiliar_ops < ENUM_MIN_UNFAMILIAR_OPS { f32::MIN } else { ops - ops_threshold };
     let over_res = (res - res_threshold) / 4.0;
     if over_ops >= 0.0 || over_res >= 0.0 {
-        out.push(Signal {
-            detector: Detector::Enumeration,
-            score: (60.0 + 3.0 * over_ops.max(over_res)).min(95.0) as u8,
-            observed: format!(
+        out.push(Signal::new(
+            Detector::Enumeration,
+            (60.0 + 3.0 * over_ops.max(over_res)).min(95.0) as u8,
+            format!(
                 "{ops:.0} distinct operations ({:.0} new to this credential and its peers) and {res:.0} distinct resources in {minutes} minutes",
                 unfamiliar_ops.min(ops)
             ),
-            baseline: if trusted {
+            if trusted {
                 format!(
                     "usual per {} minutes: {:.0} operations, {:.0} resources",
                     cfg.short_window_secs / 60,
@@ -846,6 +812,6 @@ fn window(
             } else {
                 "no usual level yet; judged against absolute floors".into()
             },
-        });
+        ));
     }
 }

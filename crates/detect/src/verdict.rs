@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attack::{Attack, Tactic};
 use crate::baseline::CredentialState;
 
 /// A detector: one kind of anomaly Credence looks for.
@@ -37,6 +38,10 @@ pub enum Detector {
     PrivilegeEscalation,
     /// Activity after a long idle period.
     DormantReactivation,
+    /// An operation the risk catalogue rates Medium or above (stopping audit logs, new access
+    /// keys, shared snapshots, secrets read, ...), the first time this credential makes it:
+    /// raised at the catalogue's severity, with no baseline needed.
+    RiskyOperation,
 }
 
 /// Whether a detector speaks of an attack or of an operational problem.
@@ -51,7 +56,7 @@ pub enum Category {
 
 impl Detector {
     /// Every detector, for metrics.
-    pub const ALL: [Detector; 14] = [
+    pub const ALL: [Detector; 15] = [
         Detector::GhostCredential,
         Detector::NewOrigin,
         Detector::NewClient,
@@ -66,6 +71,7 @@ impl Detector {
         Detector::Enumeration,
         Detector::PrivilegeEscalation,
         Detector::DormantReactivation,
+        Detector::RiskyOperation,
     ];
 
     /// Stable identifier, as in findings and metric labels.
@@ -85,6 +91,7 @@ impl Detector {
             Detector::Enumeration => "enumeration",
             Detector::PrivilegeEscalation => "privilege_escalation",
             Detector::DormantReactivation => "dormant_reactivation",
+            Detector::RiskyOperation => "risky_operation",
         }
     }
 
@@ -105,7 +112,36 @@ impl Detector {
             Detector::Enumeration => "Enumeration of operations or resources",
             Detector::PrivilegeEscalation => "Privilege or security-control change never made before",
             Detector::DormantReactivation => "Dormant credential reactivated",
+            Detector::RiskyOperation => "Risky operation, first made by this credential",
         }
+    }
+
+    /// The ATT&CK tactic and technique a signal of this detector is evidence of, unless the
+    /// signal names its own (privilege escalation names the operation's, from the catalogue).
+    /// Someone else using a valid credential is Valid Accounts: Cloud Accounts (T1078.004), the
+    /// technique GuardDuty and the AWS Threat Technique Catalog name for stolen keys; the rest as
+    /// their names say. Operational detectors, and a burst that may be scraping, denial of
+    /// service or a runaway client, have none.
+    pub fn attack(self) -> Option<Attack> {
+        let (tactic, technique, name) = match self {
+            Detector::GhostCredential => (Tactic::InitialAccess, "T1078", "Valid Accounts"),
+            Detector::NewOrigin
+            | Detector::NewClient
+            | Detector::ImpossibleTravel
+            | Detector::ConcurrentUse
+            | Detector::UnusualHour
+            | Detector::DormantReactivation => (Tactic::InitialAccess, "T1078.004", "Valid Accounts: Cloud Accounts"),
+            Detector::AccessProbing => (Tactic::Discovery, "T1069", "Permission Groups Discovery"),
+            Detector::Enumeration => (Tactic::Discovery, "T1526", "Cloud Service Discovery"),
+            Detector::Exfiltration | Detector::SlowExfiltration => {
+                (Tactic::Exfiltration, "T1567", "Exfiltration Over Web Service")
+            }
+            Detector::PrivilegeEscalation => (Tactic::PrivilegeEscalation, "T1098", "Account Manipulation"),
+            // Names the catalogue's technique for its operation.
+            Detector::RiskyOperation => return None,
+            Detector::RateBurst | Detector::ExpiredTokenStorm => return None,
+        };
+        Some(Attack::new(tactic, technique, name))
     }
 
     /// Security or operational.
@@ -130,6 +166,7 @@ impl Detector {
             Detector::Enumeration => "Review the listed operations and resources; enumeration often precedes privilege escalation or exfiltration. Restrict the credential if it is not expected.",
             Detector::PrivilegeEscalation => "Review and roll back the changes (new keys, attached policies, role trust changes, stopped or deleted audit logs); revoke the credential if the owner did not make them.",
             Detector::DormantReactivation => "Confirm the owner resumed using this credential; dormant credentials are prime targets—retire it if it is no longer needed.",
+            Detector::RiskyOperation => "Confirm with the credential's owner that they made this call; if not, undo what it changed and revoke the credential.",
         }
     }
 }
@@ -171,6 +208,39 @@ impl Severity {
         }
     }
 
+    /// The severity band of a combined score, before the caps `Engine::judge` applies.
+    pub fn of_score(score: u8) -> Severity {
+        match score {
+            96.. => Severity::Critical,
+            87..=95 => Severity::High,
+            75..=86 => Severity::Medium,
+            _ => Severity::Low,
+        }
+    }
+
+    /// A score inside this severity's band ([`Severity::of_score`]), for a signal whose
+    /// severity is known ahead (a catalogued operation): about the band's middle, so a second
+    /// piece of evidence can lift it to the next band.
+    pub fn typical_score(self) -> u8 {
+        match self {
+            Severity::Critical => 97,
+            Severity::High => 90,
+            Severity::Medium => 80,
+            Severity::Low => 65,
+            Severity::Informational => 0,
+        }
+    }
+
+    /// One step down (an attempt that was refused, rather than an effect).
+    pub fn lower(self) -> Severity {
+        match self {
+            Severity::Critical => Severity::High,
+            Severity::High => Severity::Medium,
+            Severity::Medium => Severity::Low,
+            Severity::Low | Severity::Informational => Severity::Informational,
+        }
+    }
+
     /// OCSF caption.
     pub fn caption(self) -> &'static str {
         match self {
@@ -194,6 +264,38 @@ pub struct Signal {
     pub observed: String,
     /// The baseline it broke ("never seen in 41 days; usual: US 97%, CA 3%").
     pub baseline: String,
+    /// The ATT&CK tactic and technique this is evidence of, when one applies.
+    #[serde(default)]
+    pub attack: Option<Attack>,
+    /// For an operation the risk catalogue knows: its title and remediation, which say more than
+    /// the detector's.
+    #[serde(default)]
+    pub advice: Option<Advice>,
+}
+
+impl Signal {
+    /// A signal with its detector's ATT&CK mapping ([`Detector::attack`]) and no advice.
+    pub fn new(detector: Detector, score: u8, observed: String, baseline: String) -> Signal {
+        Signal { detector, score, observed, baseline, attack: detector.attack(), advice: None }
+    }
+
+    /// The same signal, evidence of `attack`.
+    pub fn with_attack(mut self, attack: Attack) -> Signal {
+        self.attack = Some(attack);
+        self
+    }
+}
+
+/// What the risk catalogue says to do about an operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advice {
+    /// A short title ("CloudTrail trail stopped or deleted").
+    pub title: String,
+    /// What to do first.
+    pub remediation: String,
+    /// The provider's documentation of the operation.
+    #[serde(default)]
+    pub docs: Option<String>,
 }
 
 /// The judgement of one event.
@@ -220,5 +322,46 @@ impl Verdict {
     /// The strongest detector, if any fired.
     pub fn primary(&self) -> Option<Detector> {
         self.signals.first().map(|s| s.detector)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Open findings are persisted with their signals: the mapping survives a round trip, and a
+    /// signal written before there was one still reads.
+    #[test]
+    fn signals_keep_their_attack_through_serde_and_old_ones_still_read() {
+        let s = Signal::new(Detector::ImpossibleTravel, 80, "9,000 km in 1 hour".into(), "none".into());
+        assert_eq!(s.attack.as_ref().map(|a| a.technique.as_str()), Some("T1078.004"));
+        let back: Signal = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+        let old = r#"{"detector":"new_origin","score":70,"observed":"o","baseline":"b"}"#;
+        let read: Signal = serde_json::from_str(old).unwrap();
+        assert_eq!((read.attack, read.advice), (None, None));
+    }
+
+    #[test]
+    fn every_security_detector_but_the_burst_has_a_default_technique() {
+        for d in Detector::ALL {
+            let mapped = d.attack().is_some();
+            let expected =
+                d.category() == Category::Security && !matches!(d, Detector::RateBurst | Detector::RiskyOperation);
+            assert_eq!(mapped, expected, "{d:?}");
+        }
+        assert_eq!(Detector::Enumeration.attack().unwrap().tactic, Tactic::Discovery);
+        assert_eq!(Detector::AccessProbing.attack().unwrap().tactic, Tactic::Discovery);
+        assert_eq!(Detector::Exfiltration.attack().unwrap().tactic.uid(), "TA0010");
+        assert_eq!(Detector::GhostCredential.attack().unwrap().technique, "T1078");
+    }
+
+    #[test]
+    fn typical_scores_fall_in_their_bands() {
+        for s in [Severity::Low, Severity::Medium, Severity::High, Severity::Critical] {
+            assert_eq!(Severity::of_score(s.typical_score()), s);
+        }
+        assert_eq!(Severity::Critical.lower(), Severity::High);
+        assert_eq!(Severity::Low.lower(), Severity::Informational);
     }
 }

@@ -23,6 +23,11 @@
 //!   (and `key`); else the first of a fixed list of identifying request parameters
 //!   ([`RequestParameters`]). Secret-bearing parameters are never read.
 //! - bytes_out: `additionalEventData.bytesTransferredOut`; event_uid: `eventID`, else `requestID`.
+//! - request: [`RequestFacts`] from the few `requestParameters` that decide a call's risk (sharing
+//!   with `all` or an account, public policies and ACLs, ranges open to the Internet,
+//!   `withDecryption`, `userData`, `layers`) and, for an IAM or root user's sign-in,
+//!   `additionalEventData.MFAUsed`; see
+//!   `cloudtrail/facts.rs`.
 //!
 //! Lower-case key variants (`eventname`, `useridentity`, as data-lake exports write them) are
 //! accepted for the top-level and identity fields.
@@ -37,7 +42,7 @@ use serde_json::value::RawValue;
 
 use crate::json::BStr;
 use crate::mapped::lenient::{narrow, parse_datetime_text, records, First, Number, Obj, Records, Text};
-use crate::{parse_ip, CredentialKind, DecodeError, Decoder, Event, Namespace, Origin, Outcome};
+use crate::{parse_ip, CredentialKind, DecodeError, Decoder, Event, Namespace, Origin, Outcome, RequestFacts};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -70,8 +75,8 @@ struct Raw<'a> {
     request_parameters: Obj<RequestParameters<'a>>,
     #[serde(borrow, rename = "responseElements", alias = "responseelements")]
     response_elements: Obj<SignInResult<'a>>,
-    #[serde(rename = "additionalEventData", alias = "additionaleventdata")]
-    additional: Obj<AdditionalEventData>,
+    #[serde(borrow, rename = "additionalEventData", alias = "additionaleventdata")]
+    additional: Obj<AdditionalEventData<'a>>,
     /// An S3 delivery file.
     #[serde(borrow, rename = "Records")]
     records: Option<Vec<&'a RawValue>>,
@@ -85,6 +90,9 @@ struct Raw<'a> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct UserIdentity<'a> {
+    /// `IAMUser`, `Root`, `AssumedRole`, `FederatedUser`, `AWSService`, ...
+    #[serde(borrow, rename = "type")]
+    kind: Text<'a>,
     #[serde(borrow, rename = "principalId", alias = "principalid")]
     principal_id: Text<'a>,
     #[serde(borrow)]
@@ -124,17 +132,47 @@ struct Resource<'a> {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct AdditionalEventData {
+struct AdditionalEventData<'a> {
     #[serde(rename = "bytesTransferredOut")]
     bytes_out: Number,
+    /// `"Yes"` or `"No"` on console sign-ins.
+    #[serde(borrow, rename = "MFAUsed")]
+    mfa_used: Text<'a>,
+    /// Present on sign-ins federated through a SAML identity provider, which does its own MFA.
+    #[serde(rename = "SamlProviderArn")]
+    saml_provider: facts::Present,
 }
 
 /// Request parameters that name the resource acted on, in order of preference (the target of an
-/// attachment before the thing attached). Nothing else is read: parameters such as
-/// `masterUserPassword` or `sSHPublicKey` never leave the input.
+/// attachment before the thing attached), and those that decide a request's risk, folded into
+/// [`RequestFacts`] as they are parsed (see `cloudtrail/facts.rs`). Nothing else is read:
+/// parameters such as `masterUserPassword` or `sSHPublicKey` never leave the input.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct RequestParameters<'a> {
+    // What decides the risk.
+    launch_permission: facts::Grantees,
+    create_volume_permission: facts::Grantees,
+    values_to_add: facts::AddedGrantees,
+    bucket_policy: facts::PublicPolicy,
+    /// Resource policies logged as objects (KMS `PutKeyPolicy`, Secrets Manager
+    /// `PutResourcePolicy`, OpenSearch `accessPolicies`); logged as strings, they are not parsed.
+    policy: facts::PublicPolicy,
+    resource_policy: facts::PublicPolicy,
+    access_policies: facts::PublicPolicy,
+    #[serde(rename = "AccessControlPolicy")]
+    access_control_policy: facts::GrantsEveryone,
+    #[serde(rename = "x-amz-acl")]
+    canned_acl: facts::PublicCannedAcl,
+    #[serde(borrow)]
+    principal: Text<'a>,
+    cidr_ip: facts::OpenToInternet,
+    cidr_ipv6: facts::OpenToInternet,
+    ip_permissions: facts::OpenToInternet,
+    with_decryption: facts::Flag,
+    user_data: facts::Present,
+    layers: facts::Present,
+    // What names the resource.
     #[serde(borrow)]
     bucket_name: Text<'a>,
     #[serde(borrow)]
@@ -190,6 +228,26 @@ struct RequestParameters<'a> {
 }
 
 impl<'a> RequestParameters<'a> {
+    /// What the parameters say about the request's risk.
+    fn facts(&self) -> RequestFacts {
+        let mut f = self.launch_permission.0.union(self.create_volume_permission.0).union(self.values_to_add.0);
+        f = f.union(facts::principal_fact(self.principal.0.as_deref()));
+        let public = self.bucket_policy.0
+            || self.policy.0
+            || self.resource_policy.0
+            || self.access_policies.0
+            || self.access_control_policy.0
+            || self.canned_acl.0
+            || self.cidr_ip.0
+            || self.cidr_ipv6.0
+            || self.ip_permissions.0;
+        f.set_if(public, RequestFacts::PUBLIC);
+        f.set_if(self.with_decryption.0, RequestFacts::DECRYPTED);
+        f.set_if(self.user_data.0, RequestFacts::USER_DATA);
+        f.set_if(self.layers.0, RequestFacts::LAYERS);
+        f
+    }
+
     fn resource(self) -> Option<Cow<'a, str>> {
         if let Some(bucket) = self.bucket_name.get() {
             return Some(Cow::Owned(match self.key.get() {
@@ -338,6 +396,8 @@ fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeErro
     let service = raw.event_source.get();
 
     let ui = raw.user_identity.0.unwrap_or_default();
+    // MFAUsed speaks of IAM's own MFA: an IAM user's or the root user's sign-in.
+    let iam_sign_in = matches!(ui.kind.0.as_deref(), Some("IAMUser" | "Root"));
     let arn = ui.arn.get();
     let issuer = ui.session_context.0.and_then(|c| c.session_issuer.0).and_then(|i| i.arn.get());
     let (user_name, principal_id, invoked_by) = (ui.user_name.get(), ui.principal_id.get(), ui.invoked_by.get());
@@ -391,7 +451,15 @@ fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeErro
         }
         None => Outcome::Success,
     };
-    let resource = raw.resources.0.and_then(|r| r.arn.get()).or_else(|| raw.request_parameters.0?.resource());
+    let params = raw.request_parameters.0;
+    let mut request = params.as_ref().map_or(RequestFacts::NONE, RequestParameters::facts);
+    let additional = raw.additional.0;
+    let no_mfa = iam_sign_in
+        && additional.as_ref().is_some_and(|a| {
+            !a.saml_provider.0 && a.mfa_used.0.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("no"))
+        });
+    request.set_if(no_mfa, RequestFacts::NO_MFA);
+    let resource = raw.resources.0.and_then(|r| r.arn.get()).or_else(|| params?.resource());
 
     Ok(Event {
         time_ms,
@@ -409,10 +477,12 @@ fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeErro
         http_status: None,
         outcome,
         error_code,
-        bytes_out: raw.additional.0.and_then(|a| a.bytes_out.as_u64()),
+        bytes_out: additional.and_then(|a| a.bytes_out.as_u64()),
+        request,
         event_uid: raw.event_id.get().or(raw.request_id.get()),
     })
 }
 
+mod facts;
 #[cfg(test)]
 mod tests;

@@ -155,6 +155,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         outcome: http_status.map_or(Outcome::Unknown, Outcome::from_http_status),
         error_code: raw.response_flags.get(),
         bytes_out: raw.bytes_sent.as_u64(),
+        request: crate::RequestFacts::NONE,
         event_uid: raw.request_id.get(),
     })
 }

@@ -354,6 +354,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         outcome: http_status.map_or(Outcome::Unknown, Outcome::from_http_status),
         error_code: None,
         bytes_out: response.size.as_u64(),
+        request: crate::RequestFacts::NONE,
         event_uid,
     })
 }

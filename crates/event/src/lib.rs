@@ -14,6 +14,7 @@ mod cloudtrail;
 mod decode;
 mod envoy;
 mod error;
+mod facts;
 mod json;
 mod kong;
 pub mod lifecycle;
@@ -24,6 +25,7 @@ pub mod time;
 
 pub use decode::{Decoder, Format};
 pub use error::{DecodeError, ErrorType};
+pub use facts::RequestFacts;
 pub use mapped::{FieldMapping, MappingError, TimeFormat};
 pub use pseudonym::{Namespace, Pseudonym, Pseudonymizer, WeakKey, MIN_KEY_BYTES};
 
@@ -262,6 +264,9 @@ pub struct Event<'a> {
     pub error_code: Option<Cow<'a, str>>,
     /// Response bytes sent to the client, when logged.
     pub bytes_out: Option<u64>,
+    /// What the request's parameters say about its risk (shared publicly, decrypted, ...), as far
+    /// as the decoder could tell; empty when the format logs no parameters.
+    pub request: RequestFacts,
     /// The record's own id (OCSF `metadata.uid`, CloudTrail `eventID`, gateway request id), so a
     /// finding can point back at the events that raised it.
     pub event_uid: Option<Cow<'a, str>>,
@@ -288,6 +293,7 @@ impl<'a> Event<'a> {
             outcome: Outcome::Success,
             error_code: None,
             bytes_out: None,
+            request: RequestFacts::NONE,
             event_uid: None,
         }
     }

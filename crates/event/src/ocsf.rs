@@ -518,6 +518,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         outcome,
         error_code,
         bytes_out,
+        request: crate::RequestFacts::NONE,
         event_uid,
     })
 }

@@ -192,3 +192,93 @@ fn stratus_detonation_logs() {
     assert!(malformed_ip > 0, "the anonymised logs hold addresses such as 08.1.250.216");
     eprintln!("stratus: {} files, {events} events, {denied} denied, {malformed_ip} non-IP sources", files.len());
 }
+
+/// Request facts on the Stratus detonations: each technique whose risk lies in its parameters
+/// gets the fact that says so on its key call, and no other event of the 35 gets any.
+#[test]
+fn stratus_request_facts() {
+    use credence_event::RequestFacts;
+    let expected: HashMap<(&str, &str), RequestFacts> = [
+        (("aws.exfiltration.ec2-share-ami.json", "ModifyImageAttribute"), RequestFacts::SHARED),
+        (("aws.exfiltration.ec2-share-ebs-snapshot.json", "ModifySnapshotAttribute"), RequestFacts::SHARED),
+        (("aws.exfiltration.rds-share-snapshot.json", "ModifyDBSnapshotAttribute"), RequestFacts::SHARED),
+        (("aws.persistence.lambda-backdoor-function.json", "AddPermission20150331v2"), RequestFacts::PUBLIC),
+        (
+            ("aws.exfiltration.ec2-security-group-open-port-22-ingress.json", "AuthorizeSecurityGroupIngress"),
+            RequestFacts::PUBLIC,
+        ),
+        (("aws.credential-access.ssm-retrieve-securestring-parameters.json", "GetParameters"), RequestFacts::DECRYPTED),
+        (("aws.execution.ec2-user-data.json", "ModifyInstanceAttribute"), RequestFacts::USER_DATA),
+        (
+            ("aws.persistence.lambda-layer-extension.json", "UpdateFunctionConfiguration20150331v2"),
+            RequestFacts::LAYERS,
+        ),
+        (("aws.initial-access.console-login-without-mfa.json", "ConsoleLogin"), RequestFacts::NO_MFA),
+    ]
+    .into_iter()
+    .collect();
+    let dir = data_dir().join("stratus-detonation-logs");
+    let d = decoder();
+    let mut seen = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = fs::read(&path).unwrap();
+        let mut out = Vec::new();
+        d.decode(&bytes, &mut out);
+        for e in out.iter().map(|r| r.as_ref().unwrap()) {
+            let want = expected.get(&(name.as_str(), e.operation.as_ref())).copied().unwrap_or(RequestFacts::NONE);
+            assert_eq!(e.request, want, "{name}: {}", e.operation);
+            seen += usize::from(!want.is_empty());
+        }
+    }
+    assert!(seen >= expected.len(), "every expected fact was seen ({seen})");
+}
+
+/// Request facts on Panther's rule-test events for the same questions (their rules' verdicts
+/// depend on more than the parameters, so the expectation is written here, case by case).
+#[test]
+fn panther_request_facts() {
+    use credence_event::RequestFacts;
+    let (public, shared, none) = (RequestFacts::PUBLIC, RequestFacts::SHARED, RequestFacts::NONE);
+    let cases: &[(&str, &str, RequestFacts)] = &[
+        ("AWS.CloudTrail.SnapshotMadePublic", "Snapshot Made Publicly Accessible", public),
+        ("AWS.CloudTrail.SnapshotMadePublic", "Snapshot Not Made Publicly Accessible", none),
+        ("AWS.CloudTrail.SnapshotMadePublic", "Snapshot Mader Available to Single Person", shared),
+        ("AWS.CloudTrail.AMIModifiedForPublicAccess", "AMI Made Public", public),
+        ("AWS.CloudTrail.AMIModifiedForPublicAccess", "AMI Not Made Public", none),
+        ("AWS.CloudTrail.AMIModifiedForPublicAccess", "Access Granted To Unknown User", shared),
+        ("AWS.RDS.SnapshotShared", "Snapshot shared with another account", shared),
+        ("AWS.RDS.SnapshotShared", "Snapshot shared with no accounts", none),
+        ("AWS.SSM.DecryptSSMParams", "Single Secret Accessed in Single Event", RequestFacts::DECRYPTED),
+        ("AWS.SSM.DecryptSSMParams", "Unrelated Event", none),
+        ("AWS.CloudTrail.ResourceMadePublic", "S3 Made Publicly Accessible", public),
+        ("AWS.CloudTrail.ResourceMadePublic", "S3 Not Made Publicly Accessible", none),
+        ("AWS.CloudTrail.ResourceMadePublic", "Null Request Parameters", none),
+        ("AWS.CloudTrail.ResourceMadePublic", "Invalid JSON Policy (Should Not Alert)", none),
+        ("AWS.CloudTrail.ResourceMadePublic", "Wildcard Principal No Conditions (Should Alert)", public),
+        ("AWS.CloudTrail.ResourceMadePublic", "All Restrictive Conditions Types (Should Not Alert)", none),
+        ("AWS.CloudTrail.ResourceMadePublic", "Multiple Conditions All Restrictive (Should Not Alert)", none),
+        ("AWS.Console.LoginWithoutMFA", "No MFA Login - IAM User", RequestFacts::NO_MFA),
+        ("AWS.Console.LoginWithoutMFA", "MFA Login", none),
+        ("AWS.Console.LoginWithoutMFA", "MFA Login - SAML", none),
+        ("AWS.Console.LoginWithoutMFA", "AWS SSOv2 Login", none),
+    ];
+    let text = fs::read_to_string(data_dir().join("panther-tests/AWS.CloudTrail.jsonl")).unwrap();
+    let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let d = decoder();
+    for (rule, test, want) in cases {
+        let row = rows
+            .iter()
+            .find(|r| r["rule_id"] == *rule && r["test_name"] == *test)
+            .unwrap_or_else(|| panic!("no fixture {rule} / {test}"));
+        let bytes = serde_json::to_vec(&row["log"]).unwrap();
+        let mut out = Vec::new();
+        d.decode_at(&bytes, Some(INGEST_MS), &mut out);
+        let e = out.pop().unwrap().unwrap_or_else(|err| panic!("{rule} / {test}: {err}"));
+        assert_eq!(e.request, *want, "{rule} / {test}");
+    }
+}

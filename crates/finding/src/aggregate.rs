@@ -3,12 +3,12 @@
 //!
 //! Anomalies of one subject and category (security or operational) within `window_ms` of each
 //! other update one open finding. An update is emitted only when the finding gets worse (higher
-//! severity) or wider (a new detector): a burst of 10,000 anomalous requests yields a handful of
-//! records, not 10,000.
+//! severity) or wider (a new detector, or a new ATT&CK technique): a burst of 10,000 anomalous
+//! requests yields a handful of records, not 10,000.
 
 use std::collections::{HashMap, HashSet};
 
-use credence_detect::{Category, CredentialState, Detector, Severity, Signal, Verdict};
+use credence_detect::{Attack, Category, CredentialState, Detector, Severity, Signal, Verdict};
 use credence_event::{Event, GeoPoint, Pseudonym};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -85,7 +85,8 @@ pub struct Finding {
     pub score: u8,
     /// Confidence of the highest-scoring verdict.
     pub confidence: u8,
-    /// Strongest signal per detector, strongest first.
+    /// Strongest signal per detector and ATT&CK technique, strongest first: a finding on a
+    /// credential that stopped a trail and created an access key keeps both techniques.
     pub signals: Vec<Signal>,
     /// Anomalous events folded in.
     pub count: u64,
@@ -105,9 +106,29 @@ impl Finding {
         self.signals.first().map_or(Detector::NewOrigin, |s| s.detector)
     }
 
-    /// Detectors involved, strongest first.
+    /// Detectors involved, strongest first, each once.
     pub fn detectors(&self) -> impl Iterator<Item = Detector> + '_ {
-        self.signals.iter().map(|s| s.detector)
+        let mut seen = Vec::with_capacity(self.signals.len());
+        self.signals.iter().map(|s| s.detector).filter(move |d| {
+            let first = !seen.contains(d);
+            if first {
+                seen.push(*d);
+            }
+            first
+        })
+    }
+
+    /// The ATT&CK tactics and techniques the finding's signals are evidence of, strongest first,
+    /// each once.
+    pub fn attacks(&self) -> impl Iterator<Item = &Attack> + '_ {
+        let mut seen: Vec<&Attack> = Vec::new();
+        self.signals.iter().filter_map(|s| s.attack.as_ref()).filter(move |a| {
+            let first = !seen.contains(a);
+            if first {
+                seen.push(a);
+            }
+            first
+        })
     }
 }
 
@@ -260,7 +281,7 @@ impl Aggregator {
             f.confidence = verdict.confidence;
         }
         for s in &verdict.signals {
-            match f.signals.iter_mut().find(|x| x.detector == s.detector) {
+            match f.signals.iter_mut().find(|x| x.detector == s.detector && x.attack == s.attack) {
                 Some(x) if s.score > x.score => *x = s.clone(),
                 Some(_) => {}
                 None => {
@@ -364,7 +385,7 @@ mod tests {
             score,
             confidence: 80,
             severity: Some(severity),
-            signals: vec![Signal { detector, score, observed: "o".into(), baseline: "b".into() }],
+            signals: vec![Signal::new(detector, score, "o".into(), "b".into())],
             state: CredentialState::Established,
         }
     }

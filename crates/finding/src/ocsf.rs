@@ -1,6 +1,7 @@
 //! Rendering findings as OCSF 1.8 Detection Findings (class_uid 2004).
 
-use credence_detect::{Category, Detector, Severity};
+use credence_detect::attack::ATTACK_VERSION;
+use credence_detect::{Attack, Category, Detector, Severity};
 use credence_event::time::format_rfc3339_ms;
 use serde_json::{json, Map, Value};
 
@@ -46,12 +47,55 @@ fn risk_level(score: u8) -> (u8, &'static str) {
 
 fn title(f: &Finding) -> String {
     let primary = f.primary();
+    // A catalogued operation's own title says more than its detector's.
+    let head = match f.signals.first().and_then(|s| s.advice.as_ref()) {
+        Some(a) => a.title.as_str(),
+        None => primary.title(),
+    };
     let others: Vec<_> = f.detectors().skip(1).map(Detector::as_str).collect();
     if others.is_empty() {
-        primary.title().to_string()
+        head.to_string()
     } else {
-        format!("{} (with {})", primary.title(), others.join(", "))
+        format!("{head} (with {})", others.join(", "))
     }
+}
+
+/// One OCSF `attack` object: the tactic, the technique and, for a sub-technique, the
+/// sub-technique (whose name OCSF writes parent first, as ATT&CK does).
+fn attack(a: &Attack) -> Value {
+    let (uid, name) = a.technique();
+    let mut v = json!({
+        "tactic": { "uid": a.tactic.uid(), "name": a.tactic.name() },
+        "technique": { "uid": uid, "name": name },
+        "version": ATTACK_VERSION,
+    });
+    if let Some((uid, name)) = a.sub_technique() {
+        v["sub_technique"] = json!({ "uid": uid, "name": name });
+    }
+    v
+}
+
+/// What to do, once per distinct piece of advice: a catalogued operation's remediation, else its
+/// detector's; and the documentation the catalogue cites.
+fn remediation(f: &Finding) -> Value {
+    let mut steps: Vec<&str> = Vec::new();
+    let mut references: Vec<&str> = Vec::new();
+    for s in &f.signals {
+        let step = s.advice.as_ref().map_or(s.detector.remediation(), |a| a.remediation.as_str());
+        if !steps.contains(&step) {
+            steps.push(step);
+        }
+        if let Some(d) = s.advice.as_ref().and_then(|a| a.docs.as_deref()) {
+            if !references.contains(&d) {
+                references.push(d);
+            }
+        }
+    }
+    let mut v = json!({ "desc": steps.join(" ") });
+    if !references.is_empty() {
+        v["references"] = json!(references);
+    }
+    v
 }
 
 /// A short human summary: what happened, to whom, how unusual, how sure.
@@ -152,7 +196,7 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
         })
         .collect();
     let types: Vec<&str> = f.detectors().map(Detector::as_str).collect();
-    let remediation: Vec<&str> = f.detectors().map(Detector::remediation).collect();
+    let attacks: Vec<Value> = f.attacks().map(attack).collect();
     let mut metadata = json!({
         "version": OCSF_VERSION,
         "uid": format!("{}-r{}", f.uid, f.revision),
@@ -165,7 +209,7 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
         metadata["loggers"][0]["product"] = json!({ "name": "Credence", "version": product.version });
     }
     let title = title(f);
-    json!({
+    let mut finding = json!({
         "class_uid": DETECTION_FINDING,
         "class_name": "Detection Finding",
         "category_uid": 2,
@@ -215,17 +259,30 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
         } ],
         "actor": { "user": Value::Object(user) },
         "evidences": evidences,
-        "remediation": { "desc": remediation.join(" ") },
+        "remediation": remediation(f),
         "unmapped": {
             "credence": {
                 "subject": f.subject.to_string(),
                 "category": match f.category { Category::Security => "security", Category::Operational => "operational" },
                 "lifecycle_state": f.state.as_str(),
                 "revision": f.revision,
-                "detector_scores": f.signals.iter().map(|s| (s.detector.as_str().to_string(), json!(s.score))).collect::<Map<_, _>>(),
+                "detector_scores": detector_scores(f),
             }
         },
-    })
+    });
+    if !attacks.is_empty() {
+        finding["finding_info"]["attacks"] = Value::Array(attacks);
+    }
+    finding
+}
+
+/// Each detector's strongest score (signals are strongest first).
+fn detector_scores(f: &Finding) -> Map<String, Value> {
+    let mut m = Map::new();
+    for s in &f.signals {
+        m.entry(s.detector.as_str()).or_insert(json!(s.score));
+    }
+    m
 }
 
 #[cfg(test)]
@@ -261,13 +318,13 @@ mod tests {
             confidence: 88,
             severity: Some(Severity::High),
             signals: vec![
-                Signal {
-                    detector: Detector::NewOrigin,
-                    score: 80,
-                    observed: "origin country BR AS64500".into(),
-                    baseline: "country never used in 41 days; usual: US 97%, CA 3%".into(),
-                },
-                Signal { detector: Detector::NewClient, score: 50, observed: "ua".into(), baseline: "usual".into() },
+                Signal::new(
+                    Detector::NewOrigin,
+                    80,
+                    "origin country BR AS64500".into(),
+                    "country never used in 41 days; usual: US 97%, CA 3%".into(),
+                ),
+                Signal::new(Detector::NewClient, 50, "ua".into(), "usual".into()),
             ],
             state: CredentialState::Established,
         };
@@ -282,5 +339,70 @@ mod tests {
         assert_eq!(json["actor"]["user"]["credential_uid"], p.credential(raw).to_string());
         assert_eq!(json["severity_id"], 4);
         assert!(json["finding_info"]["desc"].as_str().unwrap().contains("usual: US 97%"));
+        // Both detectors speak of the same technique: one attack.
+        let attacks = json["finding_info"]["attacks"].as_array().unwrap();
+        assert_eq!(attacks.len(), 1, "{attacks:?}");
+        assert_eq!(attacks[0]["tactic"], json!({ "uid": "TA0001", "name": "Initial Access" }));
+        assert_eq!(attacks[0]["technique"], json!({ "uid": "T1078", "name": "Valid Accounts" }));
+        assert_eq!(attacks[0]["sub_technique"]["uid"], "T1078.004");
+        assert_eq!(attacks[0]["sub_technique"]["name"], "Valid Accounts: Cloud Accounts");
+    }
+
+    /// A finding on catalogued operations: each technique in `attacks`, the catalogue's title and
+    /// remediation with its documentation, and still valid OCSF.
+    #[test]
+    fn catalogued_operations_render_their_techniques_and_advice() {
+        use credence_detect::{Advice, Attack, Tactic};
+        let p = Pseudonymizer::insecure_demo();
+        let e = Event::new(1_772_409_600_000, p.credential("AKIAEXAMPLE"), "StopLogging");
+        let advice = |title: &str, docs: &str| Advice {
+            title: title.into(),
+            remediation: format!("Undo: {title}."),
+            docs: Some(docs.into()),
+        };
+        let stop = Signal {
+            advice: Some(advice("CloudTrail trail stopped or deleted", "https://docs.aws.amazon.com/a")),
+            ..Signal::new(Detector::PrivilegeEscalation, 97, "first call of StopLogging".into(), "none".into())
+                .with_attack(Attack::new(
+                    Tactic::DefenseEvasion,
+                    "T1562.008",
+                    "Impair Defenses: Disable or Modify Cloud Logs",
+                ))
+        };
+        let key = Signal {
+            advice: Some(advice("New credential added to an IAM user", "https://docs.aws.amazon.com/b")),
+            ..Signal::new(Detector::PrivilegeEscalation, 90, "first call of CreateAccessKey".into(), "none".into())
+                .with_attack(Attack::new(
+                    Tactic::Persistence,
+                    "T1098.001",
+                    "Account Manipulation: Additional Cloud Credentials",
+                ))
+        };
+        let verdict = |s: Signal| Verdict {
+            score: s.score,
+            confidence: 80,
+            severity: Some(Severity::Critical),
+            signals: vec![s],
+            state: CredentialState::New,
+        };
+        let mut agg = Aggregator::new(3_600_000, Severity::Low);
+        agg.observe(&e, &verdict(stop)).unwrap();
+        let widened = agg.observe(&e, &verdict(key)).expect("a new technique widens the finding");
+        let json = render(&widened, &Product::default());
+        let violations = schema().validate(&json);
+        assert!(violations.is_empty(), "{}", violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"));
+        assert_eq!(json["finding_info"]["title"], "CloudTrail trail stopped or deleted");
+        let attacks = json["finding_info"]["attacks"].as_array().unwrap();
+        let techniques: Vec<&str> = attacks.iter().map(|a| a["sub_technique"]["uid"].as_str().unwrap()).collect();
+        assert_eq!(techniques, ["T1562.008", "T1098.001"]);
+        assert_eq!(attacks[1]["tactic"]["uid"], "TA0003");
+        assert_eq!(attacks[0]["version"], credence_detect::attack::ATTACK_VERSION);
+        let remediation = &json["remediation"];
+        assert!(remediation["desc"].as_str().unwrap().contains("Undo: New credential added to an IAM user."));
+        assert_eq!(
+            remediation["references"],
+            json!(["https://docs.aws.amazon.com/a", "https://docs.aws.amazon.com/b"])
+        );
+        assert_eq!(json["finding_info"]["types"], json!(["privilege_escalation"]), "each detector once");
     }
 }

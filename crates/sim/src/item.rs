@@ -120,6 +120,7 @@ impl SimEvent {
             outcome,
             error_code: self.error.map(Cow::Borrowed),
             bytes_out: Some(self.bytes_out),
+            request: credence_event::RequestFacts::NONE,
             event_uid: Some(Cow::Borrowed(self.uid.as_str())),
         }
     }

@@ -195,3 +195,49 @@ fn arn_helpers() {
     assert_eq!(peer_of_arn(&Cow::Borrowed("arn:aws:sts::123:assumed-role/")), None);
     assert_eq!(peer_of_arn(&Cow::Owned("arn:aws:iam::9:root".into())).as_deref(), Some("9"));
 }
+
+/// A record with `requestParameters` replaced by `params`.
+fn with_params(params: &str) -> String {
+    USER_GET_OBJECT.replace(
+        r#""requestParameters":{"bucketName":"reports","key":"2024/q2.csv","Host":"reports.s3.amazonaws.com"}"#,
+        &format!(r#""requestParameters":{params}"#),
+    )
+}
+
+#[test]
+fn request_facts_are_read_from_the_parameters_that_decide_risk() {
+    let d = decoder();
+    let facts = |params: &str| d.decode_one(with_params(params).as_bytes()).unwrap().request;
+    assert_eq!(facts(r#"{"bucketName":"b","x-amz-acl":["public-read"]}"#), RequestFacts::PUBLIC);
+    assert_eq!(facts(r#"{"bucketName":"b","x-amz-acl":["private"]}"#), RequestFacts::NONE);
+    assert_eq!(
+        facts(r#"{"groupId":"sg-1","ipPermissions":{"items":[{"ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]}}]}}"#),
+        RequestFacts::PUBLIC
+    );
+    assert_eq!(facts(r#"{"name":"/db/password","withDecryption":"true"}"#), RequestFacts::DECRYPTED);
+    assert_eq!(facts(r#"{"name":"/db/password","withDecryption":false}"#), RequestFacts::NONE);
+    assert_eq!(
+        facts(r#"{"functionName":"f","principal":"s3.amazonaws.com","action":"lambda:InvokeFunction"}"#),
+        RequestFacts::NONE
+    );
+    // The resource is still named.
+    let record = with_params(r#"{"snapshotId":"snap-1","createVolumePermission":{"add":{"items":[{"group":"all"}]}}}"#);
+    let e = d.decode_one(record.as_bytes()).unwrap();
+    assert_eq!((e.request, e.resource.as_deref()), (RequestFacts::PUBLIC, Some("snap-1")));
+}
+
+/// Parameters of unexpected shapes cost nothing but their facts: the record still decodes.
+#[test]
+fn odd_parameter_shapes_do_not_cost_the_record() {
+    let d = decoder();
+    for params in [
+        r#"{"withDecryption":{"x":1},"launchPermission":"all","bucketPolicy":5,"valuesToAdd":{"a":"all"}}"#,
+        r#"{"ipPermissions":[1,true,null],"principal":["*"],"userData":null,"layers":null,"policy":[""]}"#,
+        r#"{"createVolumePermission":{"add":{"items":[{"userId":12},{"group":null}]}},"AccessControlPolicy":[]}"#,
+        r#"{"bucketPolicy":{"Statement":[1,"x",{"Effect":["Allow"],"Principal":{"AWS":[3,"*"]}}]}}"#,
+    ] {
+        let record = with_params(params);
+        let e = d.decode_one(record.as_bytes()).unwrap_or_else(|err| panic!("{params}: {err}"));
+        assert_eq!(e.operation, "GetObject");
+    }
+}
