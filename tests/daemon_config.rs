@@ -57,6 +57,9 @@ bootstrap_servers = ""
 topics = []
 [daemon]
 shutdown_timeout_secs = 0
+[state]
+checkpoint_interval_secs = 0
+initial_snapshot = "/nonexistent/credence-state"
 "#,
     );
     let p = path.display().to_string();
@@ -71,6 +74,8 @@ shutdown_timeout_secs = 0
             "inputs[0].topics must name at least one topic",
             "alerts: set alerts.topic, alerts.file, or both",
             "daemon.shutdown_timeout_secs must be positive",
+            "state.checkpoint_interval_secs must be in 1..=86400",
+            "state.initial_snapshot: no snapshot at /nonexistent/credence-state",
             "no pseudonymisation key",
         ] {
             assert!(err.contains(needle), "{args:?}: missing `{needle}` in:\n{err}");

@@ -326,3 +326,90 @@ fn worker_partitions(body: &str) -> BTreeMap<String, i64> {
         })
         .collect()
 }
+
+/// The warm start (issue 17's day one): history replayed into a snapshot (`credence replay
+/// --state`), then a new daemon with `[state] initial_snapshot` and an empty changelog. Its
+/// partition starts from the snapshot, so the daemon raises exactly what a replay continued from
+/// the same snapshot raises on the same later events; and it says it was seeded.
+#[test]
+fn a_daemon_seeded_from_a_replayed_snapshot_goes_on_as_the_replay_would() {
+    let k = kafka();
+    let dir = std::env::temp_dir().join(unique("credence-warm"));
+    let sim = Command::new(env!("CARGO_BIN_EXE_credence"))
+        .args(["simulate", "--credentials", "40", "--days", "7", "--incidents-per-kind", "1", "--seed", "31", "--out"])
+        .arg(dir.join("sim"))
+        .output()
+        .expect("credence simulate");
+    assert!(sim.status.success(), "simulate: {}", String::from_utf8_lossy(&sim.stderr));
+    let events: Vec<String> =
+        std::fs::read_to_string(dir.join("sim/events.ocsf.jsonl")).expect("events").lines().map(String::from).collect();
+    let lifecycle = dir.join("sim/lifecycle.jsonl");
+    let time = |l: &str| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["time"].as_i64().expect("time");
+    let cut = events.iter().position(|l| time(l) >= time(&events[0]) + 5 * 86_400_000).expect("seven days");
+    let (history, live) = (dir.join("history.jsonl"), dir.join("live.jsonl"));
+    support::write_lines(&history, &events[..cut]);
+    support::write_lines(&live, &events[cut..]);
+    let replay = |file: &std::path::Path, state: &std::path::Path, out: &std::path::Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_credence"))
+            .args(["replay", "--format", "ocsf", "--lifecycle"])
+            .arg(&lifecycle)
+            .arg("--state")
+            .arg(state)
+            .arg("--out")
+            .arg(out)
+            .arg(file)
+            .env("CREDENCE_PSEUDONYM_KEY", support::KEY)
+            .output()
+            .expect("credence replay");
+        assert!(o.status.success(), "replay: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (snapshot, continued) = (dir.join("snapshot"), dir.join("continued"));
+    replay(&history, &snapshot, &dir.join("history.out"));
+    std::fs::create_dir_all(&continued).expect("dir");
+    std::fs::copy(snapshot.join("credence.snapshot"), continued.join("credence.snapshot")).expect("copy");
+    replay(&live, &continued, &dir.join("live.out"));
+    let want: BTreeSet<(String, String)> = std::fs::read_to_string(dir.join("live.out"))
+        .expect("replay output")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("finding");
+            (v["finding_info"]["uid"].as_str().unwrap_or_default().to_string(), v["severity"].to_string())
+        })
+        .collect();
+    assert!(want.len() >= 3, "the live days should raise findings: {want:?}");
+
+    let t = TestTopics::create(&k.env, "state-warm", 1);
+    let lines: Vec<String> =
+        std::fs::read_to_string(&lifecycle).expect("lifecycle").lines().map(String::from).collect();
+    io::produce_lines(&k.env.bootstrap, &t.lifecycle, &lines);
+    let mut items: Vec<Item> = events[cut..]
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("event JSON");
+            Item::raw(v["actor"]["user"]["credential_uid"].as_str().unwrap_or(""), l.clone().into_bytes())
+        })
+        .collect();
+    io::produce(&k.env.bootstrap, &t.input, &mut items, None);
+    let snapshot_env = snapshot.to_string_lossy().into_owned();
+    let mut d = Daemon::start(&t.config(&k.env, ""), &[("CREDENCE_STATE__INITIAL_SNAPSHOT", snapshot_env.as_str())]);
+    let end = io::end_offsets(&k.env.bootstrap, &t.input);
+    let done = wait_for(Duration::from_secs(120), || {
+        d.assert_running();
+        let c = io::committed(&k.env.bootstrap, &t.group, &t.input);
+        end.iter().all(|(p, e)| c.get(p).copied().unwrap_or(0) >= *e).then_some(())
+    });
+    assert!(done.is_some(), "not consumed:\n{}", d.logs());
+    d.sigterm();
+    assert!(d.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()), "{}", d.logs());
+    let seeded = d.log_line("partition state restored").expect("restored");
+    assert_eq!(seeded["seeded"], true, "{seeded}");
+    let got: BTreeSet<(String, String)> = io::read_all(&k.env.bootstrap, &t.alerts)
+        .iter()
+        .map(|m| {
+            let v = m.json();
+            (v["finding_info"]["uid"].as_str().unwrap_or_default().to_string(), v["severity"].to_string())
+        })
+        .collect();
+    assert_eq!(got, want, "the seeded daemon and the continued replay differ");
+    let _ = std::fs::remove_dir_all(&dir);
+}

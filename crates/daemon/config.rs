@@ -344,8 +344,8 @@ pub struct StateConfig {
     /// Changelog topic names are `<prefix>-<input topic>-changelog`. Default: `kafka.group_id`.
     pub changelog_prefix: Option<String>,
     /// Create missing changelog topics (`cleanup.policy=compact`, one partition per input
-    /// partition). Off, create them yourself with those settings (docs/OPERATIONS.md). Default
-    /// true.
+    /// partition). Off, create them beforehand with those settings (at least as many partitions
+    /// as the input). Default true.
     pub create_changelog_topics: bool,
     /// Replication factor of created changelog topics; -1 is the broker's default. Default -1.
     pub changelog_replication_factor: i32,
@@ -372,10 +372,32 @@ impl Default for StateConfig {
 }
 
 impl Config {
-    /// The changelog topic of an input topic.
+    /// The changelog topic of an input topic: `<prefix>-<topic>-changelog`. The default prefix is
+    /// the consumer group, made a legal topic name (a group id may hold any character: others
+    /// become `_`, and a prefix too long for the topic name is cut and given a hash of the group).
     pub fn changelog_topic(&self, input_topic: &str) -> String {
-        let prefix = self.state.changelog_prefix.as_deref().unwrap_or(&self.kafka.group_id);
-        format!("{prefix}-{input_topic}-changelog")
+        let suffix = format!("-{input_topic}-changelog");
+        let prefix = match &self.state.changelog_prefix {
+            Some(p) => p.clone(),
+            None => {
+                let group = &self.kafka.group_id;
+                let legal: String = group
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+                    .collect();
+                // Topic names are at most 249 characters.
+                let room = 249usize.saturating_sub(suffix.len());
+                if legal.len() <= room {
+                    legal
+                } else {
+                    // FNV-1a: stable across builds (a topic name must not change on upgrade).
+                    let h = group.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+                    let tag = format!("-{h:08x}");
+                    format!("{}{tag}", &legal[..room.saturating_sub(tag.len())])
+                }
+            }
+        };
+        format!("{prefix}{suffix}")
     }
 }
 

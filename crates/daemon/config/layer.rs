@@ -14,7 +14,7 @@ use std::path::Path;
 use credence_event::FieldMapping;
 use toml::{Table, Value};
 
-use super::{AlertsConfig, Config, DeadLetterConfig, InputConfig, LifecycleConfig, PseudonymConfig};
+use super::{AlertsConfig, Config, DeadLetterConfig, InputConfig, LifecycleConfig, PseudonymConfig, StateConfig};
 
 /// Prefix of every override.
 pub const ENV_PREFIX: &str = "CREDENCE_";
@@ -75,6 +75,11 @@ pub fn full_sample() -> Config {
         dead_letter: DeadLetterConfig { topic: Some(String::new()), ..DeadLetterConfig::default() },
         pseudonym: PseudonymConfig { key_file: Some("".into()) },
         detect: credence_detect::DetectConfig { catalogue_file: Some("".into()), ..Default::default() },
+        state: StateConfig {
+            changelog_prefix: Some(String::new()),
+            initial_snapshot: Some("".into()),
+            ..StateConfig::default()
+        },
         ..Config::default()
     }
 }

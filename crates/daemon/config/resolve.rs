@@ -73,6 +73,17 @@ impl Settings {
                 None
             }
         };
+        if let Some(path) = &config.state.initial_snapshot {
+            let file = if path.is_dir() { path.join(credence_state::snapshot::FILE_NAME) } else { path.clone() };
+            if !file.is_file() {
+                problems.push(format!(
+                    "state.initial_snapshot: no snapshot at {} (make one with `credence replay --state DIR`)",
+                    file.display()
+                ));
+            } else if !config.state.changelog {
+                problems.push("state.initial_snapshot needs state.changelog = true (seeded state must be kept)".into());
+            }
+        }
         let k = &config.kafka;
         for (table, map) in [
             ("librdkafka", &k.librdkafka),

@@ -266,3 +266,24 @@ fn resolve_loads_the_users_risk_catalogue_and_reports_its_problems_by_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A changelog topic name is always legal and stable: the group id made legal (any character
+/// may be in one), cut and tagged with a hash of the group when too long; a prefix given wins.
+#[test]
+fn changelog_topics_are_legal_names_derived_from_the_group() {
+    let mut c = from_parts(&minimal(), no_env()).expect("loads");
+    c.kafka.group_id = "credence".into();
+    assert_eq!(c.changelog_topic("api-logs"), "credence-api-logs-changelog");
+    c.kafka.group_id = "sec ops/credence ☃".into();
+    assert_eq!(c.changelog_topic("api-logs"), "sec_ops_credence__-api-logs-changelog");
+    c.kafka.group_id = "g".repeat(300);
+    let long = c.changelog_topic("api-logs");
+    assert_eq!(long.len(), 249, "{long}");
+    assert!(long.ends_with("-api-logs-changelog") && long.starts_with("ggg"), "{long}");
+    assert_eq!(long, c.changelog_topic("api-logs"), "stable");
+    let tag = |t: &str| t.trim_end_matches("-api-logs-changelog").rsplit('-').next().map(str::to_string);
+    c.kafka.group_id = "h".repeat(300);
+    assert_ne!(tag(&c.changelog_topic("api-logs")), tag(&long), "another group, another tag");
+    c.state.changelog_prefix = Some("team-a".into());
+    assert_eq!(c.changelog_topic("api-logs"), "team-a-api-logs-changelog");
+}

@@ -10,7 +10,7 @@ use credence_detect::state::Seed;
 use credence_detect::{Catalogue, DetectConfig, Engine, KeySpace, Severity};
 use credence_event::{Decoder, Pseudonymizer};
 use credence_finding::parts::{Part, PartOwned};
-use credence_finding::pipeline::Pipeline;
+use credence_finding::pipeline::{FindingSeed, Pipeline};
 use credence_finding::Aggregator;
 
 use super::offsets::PartitionKey;
@@ -35,13 +35,15 @@ impl Task {
     }
 }
 
-/// The initial snapshot, for partitions whose changelog is empty: its baselines, taken by the
-/// first task that meets each subject, and the rest of its parts (peer profiles, population,
-/// clock), copied into each such task.
+/// The initial snapshot, for partitions whose changelog is empty: its baselines (and their
+/// subjects' open findings), taken by the first task that meets each subject, and the rest of its
+/// parts (peer profiles, population, clock), copied into each such task.
 #[derive(Debug)]
 pub struct SeedState {
     /// Baselines to take.
     pub baselines: Arc<Seed>,
+    /// Their subjects' open findings, taken with them.
+    pub findings: Arc<FindingSeed>,
     /// Every other part.
     pub parts: Vec<(Part, PartOwned)>,
 }
@@ -82,7 +84,7 @@ impl TaskFactory {
             // Checked against this key space when the seed was loaded.
             let _ = pipeline.restore(*part, Some(value.clone()));
         }
-        pipeline.engine_mut().set_seed(seed.baselines.clone());
+        pipeline.set_seed(seed.baselines.clone(), seed.findings.clone());
         true
     }
 }

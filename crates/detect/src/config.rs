@@ -40,7 +40,8 @@ pub struct DetectConfig {
     /// Distances below this are never impossible travel: geolocation of IPs is that coarse, km.
     /// Default 500.
     pub min_travel_km: f32,
-    /// Most baselines kept in memory; the least recently seen are evicted beyond it. Default 1M.
+    /// Most baselines kept in memory (the daemon shares them out among its partitions); the least
+    /// recently seen are evicted beyond it. Default 1M.
     pub max_credentials: usize,
     /// Baselines idle longer than this are dropped by the sweeper, seconds. Must exceed
     /// `dormancy_secs`. Default 180 days.

@@ -3,9 +3,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use std::sync::{Arc, Mutex};
+
+use crate::aggregate::FindingKey;
 use crate::parts::{Clock, Part, PartOwned, PartRef};
 use crate::{Activity, Aggregator, Finding, FindingUpdate};
-use credence_detect::state::Mismatch;
+use credence_detect::state::{Mismatch, Seed};
 use credence_detect::{Detector, Engine, LearnPolicy, Severity};
 use credence_event::lifecycle::LifecycleEvent;
 use credence_event::{DecodeError, Decoder, ErrorType};
@@ -18,6 +21,24 @@ const CLOSE_CHECK_EVERY_MS: i64 = 60_000;
 /// How often, in event time, idle baselines are swept out of the engine: an O(baselines) pass,
 /// so rarely.
 const SWEEP_EVERY_MS: i64 = 3_600_000;
+
+/// Open findings of a snapshot, by subject, to be taken with their subject's seeded baseline.
+#[derive(Debug, Default)]
+pub struct FindingSeed {
+    by_subject: Mutex<std::collections::HashMap<u128, Vec<(FindingKey, Finding)>>>,
+}
+
+impl FindingSeed {
+    /// Adds an open finding.
+    pub fn insert(&self, key: FindingKey, finding: Finding) {
+        self.by_subject.lock().unwrap_or_else(|e| e.into_inner()).entry(key.0).or_default().push((key, finding));
+    }
+
+    /// Takes a subject's open findings.
+    pub fn take(&self, subject: u128) -> Vec<(FindingKey, Finding)> {
+        self.by_subject.lock().unwrap_or_else(|e| e.into_inner()).remove(&subject).unwrap_or_default()
+    }
+}
 
 /// A restored part that cannot be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -90,6 +111,8 @@ pub struct Pipeline {
     clock: Clock,
     /// Whether the clock changed since it was last taken ([`Pipeline::take_changes`]).
     clock_changed: bool,
+    /// Open findings to take with seeded baselines.
+    finding_seed: Option<Arc<FindingSeed>>,
     /// Lifecycle records waiting for the event time to reach them (replay).
     pending_lifecycle: VecDeque<LifecycleEvent<'static>>,
 }
@@ -104,6 +127,7 @@ impl Pipeline {
             aggregator,
             clock: Clock { latest_ms: i64::MIN, swept_ms: i64::MIN, checked_ms: i64::MIN, key_fingerprint },
             clock_changed: false,
+            finding_seed: None,
             summary: Summary::default(),
             pending_lifecycle: VecDeque::new(),
         }
@@ -165,7 +189,11 @@ impl Pipeline {
                 None => (event.time_ms, event.time_ms),
                 Some((a, b)) => (a.min(event.time_ms), b.max(event.time_ms)),
             });
+            let seeded = self.engine.counters().seeded;
             let verdict = self.engine.process(event, LearnPolicy::Default);
+            if self.engine.counters().seeded != seeded {
+                self.take_seeded_findings(event.subject);
+            }
             if verdict.is_alert() {
                 if let Some(update) = self.aggregator.observe(event, &verdict) {
                     match update.activity {
@@ -195,7 +223,28 @@ impl Pipeline {
     /// Applies a lifecycle record.
     pub fn lifecycle(&mut self, ev: &LifecycleEvent<'_>) {
         self.summary.lifecycle += 1;
+        let seeded = self.engine.counters().seeded;
         self.engine.apply_lifecycle(ev);
+        if self.engine.counters().seeded != seeded {
+            self.take_seeded_findings(ev.credential);
+        }
+    }
+
+    /// Starts this pipeline from a seed (see [`credence_detect::state::Seed`]): baselines are
+    /// taken from `baselines` when their subject first comes, and with them the subject's open
+    /// findings from `findings`.
+    pub fn set_seed(&mut self, baselines: Arc<Seed>, findings: Arc<FindingSeed>) {
+        self.engine.set_seed(baselines);
+        self.finding_seed = Some(findings);
+    }
+
+    /// Moves a newly seeded subject's open findings into the aggregator.
+    fn take_seeded_findings(&mut self, subject: credence_event::Pseudonym) {
+        let Some(seed) = &self.finding_seed else { return };
+        for (key, f) in seed.take(subject.as_u128()) {
+            self.aggregator.restore(key, Some(f));
+            self.aggregator.mark_changed(key);
+        }
     }
 
     /// Queues lifecycle records to be applied in event-time order as events arrive (replay of
