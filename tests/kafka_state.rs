@@ -413,3 +413,102 @@ fn a_daemon_seeded_from_a_replayed_snapshot_goes_on_as_the_replay_would() {
     assert_eq!(got, want, "the seeded daemon and the continued replay differ");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 21's flood: 30,000 made-up credential ids, each used once, interleaved with the last two
+/// of the simulator's six days, into a daemon whose bound (200 baselines) is far below them. The store
+/// stays within its bound, every eviction is counted and none is of an established baseline, and
+/// the findings on the simulator's established credentials are exactly those of a run without
+/// the flood.
+#[test]
+fn a_flood_of_new_credential_ids_evicts_none_of_the_established() {
+    use credence_event::ocsf::ApiActivity;
+    let k = kafka();
+    let (items, lifecycle) = stream();
+    let time = |i: &Item| {
+        serde_json::from_slice::<serde_json::Value>(&i.payload).expect("JSON")["time"].as_i64().expect("time")
+    };
+    // The flood comes once the simulator's credentials are established (after four days).
+    let (first, last) = (time(&items[0]) + 4 * 86_400_000, time(&items[items.len() - 1]));
+    const FLOOD: i64 = 30_000;
+    let flood: Vec<Item> = (0..FLOOD)
+        .map(|i| {
+            let id = format!("flood-{i}");
+            let ip: std::net::IpAddr = format!("10.{}.{}.{}", i % 200, (i / 200) % 250, i % 7 + 1).parse().expect("ip");
+            let rec = ApiActivity {
+                time_ms: first + (last - first) * i / FLOOD,
+                uid: &id,
+                credential_uid: &id,
+                user_uid: "unknown",
+                issuer: None,
+                operation: "GET /",
+                service: "gateway",
+                http_method: "GET",
+                path: "/",
+                status: 200,
+                error: None,
+                bytes_out: 120,
+                ip,
+                asn: None,
+                country: None,
+                city: None,
+                geo: None,
+                user_agent: "curl/8.5.0",
+            };
+            Item::raw(&id, serde_json::to_vec(&rec).expect("OCSF"))
+        })
+        .collect();
+    let mut flooded: Vec<Item> = items.iter().cloned().chain(flood).collect();
+    flooded.sort_by_key(time);
+    let bound = [("CREDENCE_DETECT__MAX_CREDENTIALS", "200"), ("CREDENCE_DAEMON__SCORING_WORKERS", "1")];
+    let p = credence_event::Pseudonymizer::new(&hex::decode(support::KEY).expect("hex")).expect("key");
+    let flooders: BTreeSet<String> = (0..FLOOD).map(|i| p.credential(&format!("flood-{i}")).to_string()).collect();
+    let run = |tag: &str, events: &[Item]| -> (BTreeSet<Record>, String) {
+        let t = TestTopics::create(&k.env, tag, 1);
+        io::produce_lines(&k.env.bootstrap, &t.lifecycle, lifecycle);
+        let mut events = events.to_vec();
+        io::produce(&k.env.bootstrap, &t.input, &mut events, None);
+        let admin = free_addr();
+        let mut env = bound.to_vec();
+        env.push(("CREDENCE_ADMIN__LISTEN_ADDR", &admin));
+        let mut d = Daemon::start(&t.config(&k.env, ""), &env);
+        let end = io::end_offsets(&k.env.bootstrap, &t.input);
+        let done = wait_for(Duration::from_secs(300), || {
+            d.assert_running();
+            let c = io::committed(&k.env.bootstrap, &t.group, &t.input);
+            end.iter().all(|(p, e)| c.get(p).copied().unwrap_or(0) >= *e).then_some(())
+        });
+        assert!(done.is_some(), "{tag}: not consumed:\n{}", d.logs());
+        // The eviction counters follow within a gauge refresh.
+        std::thread::sleep(Duration::from_secs(11));
+        let metrics = get_metrics(&admin).expect("metrics");
+        d.sigterm();
+        assert!(d.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()), "{}", d.logs());
+        let alerts = io::read_all(&k.env.bootstrap, &t.alerts);
+        // The findings on established credentials (their state when the finding opened): a
+        // credential still new or learning may be evicted by newcomers, flood or not.
+        let own: Vec<Msg> = alerts
+            .into_iter()
+            .filter(|m| {
+                let v = m.json();
+                !flooders.contains(v["actor"]["user"]["credential_uid"].as_str().unwrap_or_default())
+                    && v["unmapped"]["credence"]["lifecycle_state"] == "established"
+            })
+            .collect();
+        (records(&own), metrics)
+    };
+    let (want, _) = run("state-calm", items);
+    let (got, metrics) = run("state-flood", &flooded);
+    let sample = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+    };
+    assert!(sample("credence_baselines_active ") <= 200.0, "{metrics}");
+    assert!(sample("credence_baselines_evicted_total{reason=\"capacity\"}") >= (FLOOD - 200) as f64, "{metrics}");
+    assert_eq!(sample("credence_baselines_evicted_total{reason=\"capacity_established\"}"), 0.0, "{metrics}");
+    assert!(want.len() >= 10, "{want:?}");
+    assert_same(&got, &want, "with the flood");
+}

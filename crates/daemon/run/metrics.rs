@@ -90,8 +90,10 @@ pub struct Metrics {
     /// Baselines held.
     pub baselines_active: IntGauge,
     baselines_by_state: Vec<IntGauge>,
-    /// Baselines evicted because the store was full.
+    /// Baselines evicted because the store was full: newcomers and learning ones.
     pub evicted_capacity: IntCounter,
+    /// Established baselines evicted because the store was full (no newcomers were left).
+    pub evicted_established: IntCounter,
     /// Baselines dropped for idleness.
     pub evicted_idle: IntCounter,
     /// Per-message decode and scoring time.
@@ -220,7 +222,10 @@ impl Metrics {
         let evicted = reg(
             r,
             IntCounterVec::new(
-                Opts::new("credence_baselines_evicted_total", "Baselines evicted, by reason (refreshed every 10 s)."),
+                Opts::new(
+                    "credence_baselines_evicted_total",
+                    "Baselines evicted, by reason: capacity (newcomers and learning ones, first), capacity_established, idle (refreshed every 10 s).",
+                ),
                 &["reason"],
             )?,
         )?;
@@ -315,6 +320,7 @@ impl Metrics {
             baselines_active,
             baselines_by_state,
             evicted_capacity: evicted.with_label_values(&["capacity"]),
+            evicted_established: evicted.with_label_values(&["capacity_established"]),
             evicted_idle: evicted.with_label_values(&["idle"]),
             processing,
             processing_quantiles,

@@ -97,12 +97,6 @@ impl Totals {
 pub struct Gauges {
     /// Baselines held.
     pub active: usize,
-    /// Baselines evicted for room, in all.
-    pub evicted_capacity: u64,
-    /// Baselines swept for idleness, in all.
-    pub evicted_idle: u64,
-    /// Baselines taken from the initial snapshot, in all.
-    pub seeded: u64,
     /// Baselines by state.
     pub states: Vec<(credence_detect::CredentialState, usize)>,
     /// State parts changed and not yet checkpointed.
@@ -176,8 +170,6 @@ pub struct Worker {
     advanced: Vec<(PartitionKey, i64)>,
     /// When a delivery failure was last logged, and failures since.
     failure_log: (Option<Instant>, u64),
-    /// Evictions (capacity, idle) and seeded baselines already counted.
-    counted: (u64, u64, u64),
     /// Unix time of the last committed checkpoint.
     last_checkpoint: i64,
     /// Kafka timestamps of the batch being processed, ms.
@@ -234,7 +226,6 @@ impl Worker {
             findings: Vec::new(),
             advanced: Vec::new(),
             failure_log: (None, 0),
-            counted: (0, 0, 0),
             last_checkpoint: 0,
             batch_timestamps: Vec::new(),
             batch_processing: Vec::new(),
@@ -351,15 +342,17 @@ impl Worker {
         let assigned = self.parts.consumer.context().assigned.load(std::sync::atomic::Ordering::Acquire);
         let share = self.parts.max_credentials / assigned.max(1);
         let mut own = Gauges { last_checkpoint: self.last_checkpoint, ..Gauges::default() };
+        let mut counts = credence_detect::EngineCounters::default();
         for t in self.tasks.values_mut() {
             t.pipeline.engine_mut().set_max_credentials(share);
+            let c = t.pipeline.engine_mut().take_counts();
             let engine = t.pipeline.engine();
             own.active += engine.len();
             own.dirty += t.pipeline.pending_changes();
-            let c = engine.counters();
-            own.evicted_capacity += c.evicted_capacity;
-            own.evicted_idle += c.evicted_idle;
-            own.seeded += c.seeded;
+            counts.evicted_capacity += c.evicted_capacity;
+            counts.evicted_established += c.evicted_established;
+            counts.evicted_idle += c.evicted_idle;
+            counts.seeded += c.seeded;
             // States as of the task's own clock.
             let now_ms = t.pipeline.summary().time_range.map_or(wall_ms, |(_, last)| last);
             for (state, n) in engine.states(now_ms) {
@@ -369,13 +362,13 @@ impl Worker {
                 }
             }
         }
-        // Counters grow by what this worker's tasks added since the last refresh (a task that
-        // moved away took its counts with it: never negative).
+        // Counters grow by what the tasks counted since the last refresh (taken from them, so a
+        // task that moves between workers is counted once).
         let m = &self.parts.metrics;
-        m.evicted_capacity.inc_by(own.evicted_capacity.saturating_sub(self.counted.0));
-        m.evicted_idle.inc_by(own.evicted_idle.saturating_sub(self.counted.1));
-        m.state.seeded.inc_by(own.seeded.saturating_sub(self.counted.2));
-        self.counted = (own.evicted_capacity, own.evicted_idle, own.seeded);
+        m.evicted_capacity.inc_by(counts.evicted_capacity - counts.evicted_established);
+        m.evicted_established.inc_by(counts.evicted_established);
+        m.evicted_idle.inc_by(counts.evicted_idle);
+        m.state.seeded.inc_by(counts.seeded);
         m.state.worker_partitions.with_label_values(&[&self.parts.shard.to_string()]).set(self.tasks.len() as i64);
         let mut all = self.parts.gauges.lock().unwrap_or_else(|e| e.into_inner());
         all[self.parts.shard] = own;

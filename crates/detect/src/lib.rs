@@ -59,6 +59,8 @@ pub enum LearnPolicy {
 pub struct EngineCounters {
     /// Baselines evicted because the store was full.
     pub evicted_capacity: u64,
+    /// Of those, established ones (fewer newcomers than the percent evicted at once were held).
+    pub evicted_established: u64,
     /// Baselines dropped by the sweeper for idleness.
     pub evicted_idle: u64,
     /// Events scored.
@@ -146,6 +148,14 @@ impl Engine {
         &self.counters
     }
 
+    /// The eviction and seeding counts since the last call, reset (`scored` is left running):
+    /// for metrics that add each engine's share once, wherever the engine goes.
+    pub fn take_counts(&mut self) -> EngineCounters {
+        let c = self.counters;
+        self.counters = EngineCounters { scored: c.scored, ..EngineCounters::default() };
+        EngineCounters { scored: 0, ..c }
+    }
+
     /// Population-wide state.
     pub fn population(&self) -> &Population {
         &self.view.population
@@ -169,7 +179,6 @@ impl Engine {
     /// Scores one event and learns from it: the per-event hot path.
     pub fn process(&mut self, event: &Event<'_>, policy: LearnPolicy) -> Verdict {
         let obs = Observation::new(event, &self.view.keys);
-        self.view.population.count_event(obs.t);
         let credential_state = self.retired_credential(event);
         let key = event.subject;
         // One lookup on the hot path; the store is checked for room (and the seed for the
@@ -180,6 +189,12 @@ impl Engine {
         }
         let baseline = self.baselines.entry(key).or_insert_with(|| Box::new(Baseline::new(obs.t)));
         baseline.load_into_cache();
+        // The population's traffic is its known callers' (past their first `learning_events`):
+        // what makes everyone's bursts usual is the usual callers getting busier, and counting
+        // made-up credentials would let a spray of them raise every burst threshold.
+        if baseline.events >= self.view.cfg.learning_events {
+            self.view.population.count_event(obs.t);
+        }
         let view = &self.view;
         let (verdict, novelty) = view.assess(baseline, &obs, credential_state);
         let weight = match policy {
@@ -448,24 +463,46 @@ impl Engine {
         dropped
     }
 
-    /// Keeps the store within `max_credentials`: when full, evicts the least recently seen
-    /// percent (never retired credentials, whose state must outlive their silence).
+    /// Keeps the store within `max_credentials`: when full, evicts a percent of it, the least
+    /// valuable first. A baseline's value grows with its history, so the store is segmented by
+    /// it (as caches segment an LRU to resist scans): credentials still `new` (fewer than
+    /// `learning_events` events) go first, then those still learning, and only then established
+    /// ones; least recently seen first within each. A flood of made-up credential ids, each seen
+    /// once, so washes out only other newcomers, never the baselines that took days to learn.
+    /// Retired credentials are never evicted: their state must outlive their silence.
     fn make_room(&mut self) {
         let max = self.view.cfg.max_credentials;
         if self.baselines.len() < max {
             return;
         }
-        let mut seen: Vec<(u32, Pseudonym)> =
-            self.baselines.iter().filter(|(_, b)| !b.state.is_retired()).map(|(k, b)| (b.last_seen, *k)).collect();
+        let cfg = &self.view.cfg;
+        let tier = |b: &Baseline| -> u8 {
+            if b.events < cfg.learning_events {
+                0
+            } else if b.events < cfg.mature_events {
+                1
+            } else {
+                2
+            }
+        };
+        let mut seen: Vec<(u8, u32, Pseudonym)> = self
+            .baselines
+            .iter()
+            .filter(|(_, b)| !b.state.is_retired())
+            .map(|(k, b)| (tier(b), b.last_seen, *k))
+            .collect();
         let n = (max / EVICT_FRACTION).max(1).min(seen.len());
         if n == 0 {
             return;
         }
         seen.select_nth_unstable(n - 1);
-        for (_, k) in &seen[..n] {
-            self.baselines.remove(k);
+        for &(tier, _, k) in &seen[..n] {
+            self.baselines.remove(&k);
             if let Some(c) = &mut self.changes {
-                c.dropped.push(*k);
+                c.dropped.push(k);
+            }
+            if tier == 2 {
+                self.counters.evicted_established += 1;
             }
         }
         self.counters.evicted_capacity += n as u64;
@@ -652,6 +689,35 @@ mod tests {
         // The most recent credential survived; the first was evicted.
         assert!(engine.baseline(p.credential("key-4999")).is_some());
         assert!(engine.baseline(p.credential("key-0")).is_none());
+    }
+
+    /// A flood of made-up credential ids, each seen once, at a full store: the established
+    /// baselines stay (the newcomers evict each other), and only newcomers are counted evicted.
+    /// With the plain LRU this replaced, the flood evicted every established baseline.
+    #[test]
+    fn a_flood_of_new_ids_does_not_evict_established_baselines() {
+        let cfg = DetectConfig { max_credentials: 1_000, ..DetectConfig::default() };
+        let mature = cfg.mature_events as i64;
+        let mut engine = Engine::new(cfg, KeySpace::new([2; 16]));
+        let p = Pseudonymizer::insecure_demo();
+        let established: Vec<_> = (0..200).map(|i| p.credential(&format!("service-{i}"))).collect();
+        let minute = 60_000;
+        for round in 0..mature + 5 {
+            for (i, &c) in established.iter().enumerate() {
+                engine.process(&Event::new(T0 + round * minute + i as i64, c, "GET /x"), LearnPolicy::Default);
+            }
+        }
+        let flood_start = T0 + (mature + 10) * minute;
+        for i in 0..20_000 {
+            let e = Event::new(flood_start + i * 10, p.credential(&format!("random-{i}")), "GET /");
+            engine.process(&e, LearnPolicy::Default);
+        }
+        assert!(engine.len() <= 1_000, "{} baselines held", engine.len());
+        let kept =
+            established.iter().filter(|&&c| engine.baseline(c).is_some_and(|b| b.events as i64 > mature)).count();
+        assert_eq!(kept, established.len(), "established baselines evicted by the flood");
+        assert!(engine.counters().evicted_capacity >= 19_000);
+        assert_eq!(engine.counters().evicted_established, 0);
     }
 
     #[test]
