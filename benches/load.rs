@@ -98,6 +98,9 @@ struct Args {
     /// credentials (default 100,000; smoke 10,000; 0 skips it).
     #[arg(long)]
     plateau_max: Option<u64>,
+    /// Baselines in the restore measurement's changelog (default 200,000; smoke 20,000).
+    #[arg(long)]
+    restore_baselines: Option<u64>,
     /// Phases to run, comma-separated: kafka, replay, peer, residency (default: all).
     #[arg(long, value_delimiter = ',')]
     phases: Vec<String>,
@@ -197,6 +200,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             },
             live_secs: args.pick(args.live_secs, 40.0, 5.0),
             smoke: args.smoke,
+            restore_baselines: args.pick(args.restore_baselines, 200_000, 20_000),
         };
         report.kafka = Some(through_kafka::run(&setup, &stream)?);
     }

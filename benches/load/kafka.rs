@@ -190,6 +190,35 @@ pub fn produce_file(bootstrap: &str, topic: &str, file: &Path) -> anyhow::Result
     Ok(Produced { messages: n, secs, per_sec: n as f64 / secs })
 }
 
+/// Produces keyed records to given partitions as fast as the broker takes them (a synthetic
+/// changelog for the restore measurement).
+pub fn produce_records(
+    bootstrap: &str,
+    topic: &str,
+    records: impl Iterator<Item = (i32, Vec<u8>, Vec<u8>)>,
+) -> anyhow::Result<Produced> {
+    let p = producer(bootstrap)?;
+    let start = Instant::now();
+    let mut n = 0u64;
+    for (partition, key, value) in records {
+        let mut record = BaseRecord::to(topic).partition(partition).key(&key[..]).payload(&value[..]);
+        loop {
+            match p.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((e, _)) => bail!("producing to {topic}: {e}"),
+            }
+        }
+        n += 1;
+    }
+    finish(&p, n)?;
+    let secs = start.elapsed().as_secs_f64();
+    Ok(Produced { messages: n, secs, per_sec: n as f64 / secs })
+}
+
 /// Produces lines of `file` at `rate` per second for `secs` seconds (from the top again when it
 /// runs out), event times moved forward by `shift_ms` (and by a further `shift_ms` each time
 /// round), so that the stream continues in event time. Returns the messages produced.

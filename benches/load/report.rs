@@ -159,6 +159,33 @@ impl Report {
                 ),
                 met: k.ratio_to_best_bare >= 0.70,
             });
+            t.push(Target {
+                name: "CPU per event with the state changelog / without, same backlog".into(),
+                target: "≤ 1.10".into(),
+                measured: format!(
+                    "{:.2} ({:.2} vs {:.2} CPU s per M)",
+                    k.state.cpu_ratio_with_over_without,
+                    k.daemon.cpu_secs_per_million,
+                    k.state.without_cpu_secs_per_million
+                ),
+                met: k.state.cpu_ratio_with_over_without <= 1.10,
+            });
+            t.push(Target {
+                name: "state restore, baselines per second per pod".into(),
+                target: "≥ 100,000".into(),
+                measured: format!(
+                    "{} ({} baselines)",
+                    n(k.state.restore_baselines_per_sec),
+                    n(k.state.restored_records)
+                ),
+                met: k.state.restore_baselines_per_sec >= 100_000.0,
+            });
+            t.push(Target {
+                name: "a baseline's changelog record, key and value".into(),
+                target: "≤ 1024 bytes".into(),
+                measured: format!("{:.0} bytes", k.state.baseline_record_bytes),
+                met: k.state.baseline_record_bytes <= 1024.0,
+            });
             if let Some(l) = k.live.first() {
                 let p99 = l.processing.p99.unwrap_or(f64::INFINITY);
                 t.push(Target {
@@ -281,6 +308,27 @@ impl Report {
                     d.findings
                 );
             }
+            let st = &k.state;
+            let _ = writeln!(
+                o,
+                "{:<34}{:>14} events/s CPU {:.2} s per M   (with the changelog, the default: {:.2}x the CPU per event)",
+                "credence run, no changelog",
+                n(st.without_per_sec),
+                st.without_cpu_secs_per_million,
+                st.cpu_ratio_with_over_without
+            );
+            let _ = writeln!(
+                o,
+                "{:<34}{} records, {:.1} MB in {} checkpoints over the backlog; a baseline's record {:.0} bytes; {} baselines restored in {:.2} s ({} a second)",
+                "state changelog",
+                n(st.changelog_records),
+                st.changelog_bytes / 1e6,
+                st.checkpoints,
+                st.baseline_record_bytes,
+                n(st.restored_records),
+                st.restore_secs,
+                n(st.restore_baselines_per_sec)
+            );
             let threads: Vec<String> = d.threads.iter().map(|(t, c)| format!("{t} {c:.2}")).collect();
             let _ = writeln!(o, "{:<34}{}", "  daemon threads (cores used)", threads.join(", "));
             let _ = writeln!(o, "{:<34}{}", "processing at saturation (hdr)", quantiles(&d.processing, us));

@@ -11,7 +11,11 @@
 //!    the daemon's measured rate while it consumes; its processing and end-to-end latency come
 //!    from its `/metrics` (hdrhistogram quantiles over the last minute, and the difference of the
 //!    Prometheus histograms before and after);
-//! 7. SIGTERM, clean exit.
+//! 7. SIGTERM, clean exit (a last checkpoint);
+//! 8. state: the backlog again by a daemon without a changelog (its own group), against the
+//!    default daemon's CPU per event above (it checkpoints every 5 s); then a changelog of many
+//!    baselines, written as the daemon writes them, read back by a new daemon: the restore rate,
+//!    and a baseline's bytes in the changelog.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -46,6 +50,8 @@ pub struct Setup<'a> {
     pub live_secs: f64,
     /// Smoke mode: no quiet time before the live phase.
     pub smoke: bool,
+    /// Baselines in the restore measurement's changelog.
+    pub restore_baselines: u64,
 }
 
 /// Latency quantiles, seconds.
@@ -98,6 +104,10 @@ pub struct Backlog {
     pub decode_errors: f64,
     pub findings: f64,
     pub alerts_delivered: f64,
+    /// Records and bytes written to the changelog by the end of the backlog, and checkpoints.
+    pub changelog_records: f64,
+    pub changelog_bytes: f64,
+    pub checkpoints: f64,
 }
 
 /// A live phase.
@@ -143,6 +153,29 @@ pub struct KafkaRun {
     /// The same backlog scored by a daemon with one scoring worker (absent on a one-core
     /// machine, where the default is one worker already).
     pub one_worker: Option<OneWorker>,
+    /// The changelog's cost and the restore.
+    pub state: StateRun,
+}
+
+/// The state's changelog: its cost on the backlog, its size, and a restore.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateRun {
+    /// The backlog scored without a changelog: events/s and CPU seconds per million.
+    pub without_per_sec: f64,
+    pub without_cpu_secs_per_million: f64,
+    /// CPU per event with the changelog (the default daemon) over without.
+    pub cpu_ratio_with_over_without: f64,
+    /// What the default daemon wrote to the changelog by the end of the backlog.
+    pub changelog_records: f64,
+    pub changelog_bytes: f64,
+    pub checkpoints: f64,
+    /// Key and value bytes of a baseline's changelog record (the synthetic changelog's mean).
+    pub baseline_record_bytes: f64,
+    /// Baselines read back by the new daemon, the seconds it took (the partitions together),
+    /// and baselines per second per pod.
+    pub restored_records: f64,
+    pub restore_secs: f64,
+    pub restore_baselines_per_sec: f64,
 }
 
 /// The backlog through a daemon with `scoring_workers = 1`.
@@ -283,6 +316,9 @@ fn phases(setup: &Setup<'_>, stream: &Stream, t: &Topics, n: u64) -> anyhow::Res
         decode_errors: after_backlog.sum("credence_decode_errors_total"),
         findings: after_backlog.sum("credence_findings_raised_total"),
         alerts_delivered: after_backlog.sum("credence_alerts_delivered_total"),
+        changelog_records: after_backlog.sum("credence_state_changelog_records_total"),
+        changelog_bytes: after_backlog.sum("credence_state_changelog_bytes_total"),
+        checkpoints: after_backlog.sum("credence_state_checkpoints_total"),
     };
     anyhow::ensure!(daemon.processing.p99.is_some(), "no processing quantiles after the backlog");
     anyhow::ensure!(daemon.events >= n, "credence run scored {} of {n} events", daemon.events);
@@ -322,6 +358,7 @@ fn phases(setup: &Setup<'_>, stream: &Stream, t: &Topics, n: u64) -> anyhow::Res
     }
     let peak = procfs::peak_rss(Some(d.pid()))?;
     d.stop(Duration::from_secs(30))?;
+    let state = state(setup, t, n, &daemon)?;
     let best = bare.iter().map(|b| b.per_sec).fold(0.0, f64::max);
     let mean = bare.iter().map(|b| b.per_sec).sum::<f64>() / bare.len() as f64;
     Ok(KafkaRun {
@@ -335,7 +372,110 @@ fn phases(setup: &Setup<'_>, stream: &Stream, t: &Topics, n: u64) -> anyhow::Res
         daemon_peak_rss_bytes: peak,
         live: lives,
         one_worker,
+        state,
     })
+}
+
+/// Phase 8: the changelog's cost (the backlog again without one, beside the default daemon's,
+/// which checkpoints every [`crate::daemon::CHECKPOINT_SECS`]), and a restore: a changelog of
+/// `restore_baselines` baselines (each learned from 20 events of varied operations, networks and
+/// clients), written the way the daemon writes them, read back by a new daemon of that group.
+fn state(setup: &Setup<'_>, t: &Topics, n: u64, with: &Backlog) -> anyhow::Result<StateRun> {
+    let bs = setup.bootstrap.as_str();
+    let opts = &setup.consumer_options;
+    eprintln!("kafka: the backlog again, without a changelog");
+    let t0 = Topics { group: format!("{}-no-changelog", t.group), ..t.clone() };
+    let cfg0 = crate::daemon::config_with(bs, &t0, opts, 0, None);
+    let mut d0 = Daemon::start(setup.binary, &setup.work.join("daemon-no-changelog"), &cfg0)?;
+    let (first, last) = wait_scored(&mut d0, 0, n)?;
+    d0.stop(Duration::from_secs(30))?;
+    let secs = (last.at - first.at).as_secs_f64().max(1e-9);
+    let events = (scored(&last.scrape) - scored(&first.scrape)) as f64;
+    let without_cpu = (last.cpu - first.cpu) / (events / 1e6).max(1e-9);
+    eprintln!("kafka: without a changelog {:.0} events/s, CPU {without_cpu:.2} s per M", events / secs);
+
+    let r = setup.restore_baselines;
+    eprintln!("kafka: a changelog of {r} baselines, restored by a new daemon");
+    let tr = Topics { group: format!("{}-restore", t.group), ..t.clone() };
+    let changelog = format!("{}-{}-changelog", tr.group, tr.input);
+    kafka::create_topics(bs, &[(&changelog, setup.partitions)])?;
+    let (records, bytes) = synthetic_changelog(r, setup.partitions);
+    let baseline_bytes = bytes as f64 / r as f64;
+    kafka::produce_records(bs, &changelog, records.into_iter())?;
+    let mut d = Daemon::start(setup.binary, &setup.work.join("daemon-restore"), &config(bs, &tr, opts, 0))?;
+    let deadline = Instant::now() + STALL;
+    let restored = loop {
+        d.check_running()?;
+        let s = d.scrape()?;
+        if s.sum("credence_state_restores_total") >= f64::from(setup.partitions) {
+            break s;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the partitions were not restored within {STALL:?}");
+        std::thread::sleep(SCRAPE_EVERY);
+    };
+    d.stop(Duration::from_secs(30))?;
+    kafka::delete_topics(bs, &[&changelog]);
+    // Partitions assigned together are restored together: each one's duration is the batch's.
+    let restore_secs = restored.sum("credence_state_restore_duration_seconds_sum") / f64::from(setup.partitions);
+    let restored_records = restored.sum("credence_state_restored_records_total");
+    let run = StateRun {
+        without_per_sec: events / secs,
+        without_cpu_secs_per_million: without_cpu,
+        cpu_ratio_with_over_without: with.cpu_secs_per_million / without_cpu,
+        changelog_records: with.changelog_records,
+        changelog_bytes: with.changelog_bytes,
+        checkpoints: with.checkpoints,
+        baseline_record_bytes: baseline_bytes,
+        restored_records,
+        restore_secs,
+        restore_baselines_per_sec: restored_records / restore_secs.max(1e-9),
+    };
+    eprintln!(
+        "kafka: restored {} baselines in {:.2} s ({:.0}/s); a baseline's changelog record is {:.0} bytes",
+        run.restored_records, run.restore_secs, run.restore_baselines_per_sec, run.baseline_record_bytes
+    );
+    anyhow::ensure!(run.restored_records >= r as f64, "restored {} of {r} baselines", run.restored_records);
+    Ok(run)
+}
+
+/// A record for a partition: (partition, key, value).
+type Keyed = (i32, Vec<u8>, Vec<u8>);
+
+/// `count` baselines as the daemon writes them to its changelog (key and value in the record
+/// format), spread over `partitions`; and their key and value bytes in all.
+fn synthetic_changelog(count: u64, partitions: i32) -> (Vec<Keyed>, u64) {
+    use credence_detect::state::{Item, Key};
+    use credence_detect::{DetectConfig, Engine, KeySpace, LearnPolicy};
+    use credence_event::{Event, Pseudonymizer};
+    use credence_finding::parts::{Part, PartRef};
+    let p = Pseudonymizer::insecure_demo();
+    let mut engine = Engine::new(
+        DetectConfig { max_credentials: count as usize + 1, ..DetectConfig::default() },
+        KeySpace::new([5; 16]),
+    );
+    let ops = ["GET /v1/orders", "POST /v1/orders", "GET /v1/items/{id}", "PUT /v1/carts/{id}", "GET /v1/users/me"];
+    let t0 = 1_772_409_600_000i64;
+    for i in 0..count {
+        let credential = p.credential(&format!("restore-{i}"));
+        for j in 0..20i64 {
+            let mut e = Event::new(t0 + j * 300_000 + i as i64, credential, ops[(i as usize + j as usize) % ops.len()]);
+            e.origin.ip = std::net::IpAddr::from([10, (i % 250) as u8, (j % 3) as u8, 1]).into();
+            e.user_agent = Some(if j % 4 == 0 { "app/2.1" } else { "app/2.0" }.into());
+            e.bytes_out = Some(500 + (i * 37 + j as u64 * 101) % 4_000);
+            engine.process(&e, LearnPolicy::Default);
+        }
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    let mut bytes = 0u64;
+    engine.export(&mut |key, value| {
+        let (Key::Baseline(k), Some(v @ Item::Baseline(_))) = (key, value) else { return };
+        let (key, value) = credence_state::encode(Part::Engine(Key::Baseline(k)), Some(&PartRef::Engine(v)));
+        let value = value.unwrap_or_default();
+        bytes += (key.len() + value.len()) as u64;
+        let partition = (k.as_u128() % partitions.max(1) as u128) as i32;
+        out.push((partition, key, value));
+    });
+    (out, bytes)
 }
 
 fn live(
