@@ -49,6 +49,9 @@ scrape_configs:
   - job_name: credence
     static_configs:
       - targets: ["{admin}"]
+        # As Kubernetes service discovery labels a pod's series.
+        labels:
+          namespace: security
 "#,
         rules = repo().join(RULES).display()
     )
@@ -251,7 +254,8 @@ fn dashboard_and_rules_work_on_the_real_prometheus_scraping_the_daemon() {
     );
 
     let mut vars: BTreeMap<String, String> = BUILTINS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let test_values = [("datasource", "prometheus"), ("job", "credence"), ("instance", admin.as_str())];
+    let test_values =
+        [("datasource", "prometheus"), ("namespace", "security"), ("job", "credence"), ("instance", admin.as_str())];
     let variables = dashboard_variables(&dashboard);
     for (name, _) in &variables {
         let value = test_values.iter().find(|(n, _)| n == name).map(|(_, v)| *v);

@@ -48,6 +48,7 @@ mod changelog;
 mod consumer;
 mod events;
 mod kafka;
+mod lag;
 mod latency;
 mod lifecycle;
 mod metrics;
@@ -368,6 +369,8 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
             txn_producers.push(Arc::new(p));
         }
     }
+    let earliest = config.kafka.auto_offset_reset == crate::config::OffsetReset::Earliest;
+    tokio::spawn(lag::run(consumer.clone(), topics.clone(), metrics.clone(), earliest, shutdown.clone()));
     let steering = Arc::new(Steering::default());
     let consumer_thread = consumer::spawn(consumer.clone(), topics.clone(), restored_rx, steering.clone())?;
     let shutdown_started = Arc::new(std::sync::OnceLock::new());

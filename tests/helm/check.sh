@@ -218,6 +218,19 @@ for c in example-config:"$work/example-values.yaml" \
   fi
 done
 
+step "runbook links"
+# prometheusRule.runbookBaseUrl points every alert's runbook_url at the operator's copy of
+# docs/RUNBOOK.md, one section per alert; without it the rules file's own links stay.
+allon=$work/all-on-values/manifest-${K8S_VERSIONS##*,}.yaml
+alerts=$(grep -c '^ *- alert: ' "$chart/files/rules/credence.rules.yaml")
+linked=$(grep -c 'runbook_url: https://wiki.example.com/security/credence/RUNBOOK.md#credence[a-z]*$' "$allon" || true)
+sections=$(grep -c '^## Credence' docs/RUNBOOK.md)
+if [ "$linked" = "$alerts" ] && [ "$sections" = "$alerts" ]; then
+  ok "all-on-values: the $alerts alerts link runbookBaseUrl#alertname; docs/RUNBOOK.md has their $sections sections"
+else
+  bad "runbook links: $alerts alerts, $linked linked to runbookBaseUrl in all-on-values, $sections sections in docs/RUNBOOK.md"
+fi
+
 step "gating on the cluster's APIs"
 # Without --api-versions (a cluster without prometheus-operator and KEDA) nothing of theirs
 # renders; the built-in APIs (HPA, PDB, NetworkPolicy) still do; without KEDA's ScaledObject the

@@ -160,6 +160,7 @@ pub struct PartitionsAssigned<'a> {
 impl InternalEvent for PartitionsAssigned<'_> {
     fn emit(self) {
         self.metrics.health.assigned.store(true, Ordering::Release);
+        self.metrics.ops.assigned.inc();
         info!(partitions = %self.partitions, "partitions assigned");
     }
 }
@@ -177,6 +178,7 @@ pub struct PartitionsRevoked<'a> {
 
 impl InternalEvent for PartitionsRevoked<'_> {
     fn emit(self) {
+        self.metrics.ops.revoked.inc();
         count_commit(self.metrics, &self.commit);
         match self.commit {
             Ok(()) => info!(partitions = %self.partitions, "partitions revoked; offsets committed"),

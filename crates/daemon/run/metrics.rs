@@ -16,6 +16,7 @@ use prometheus::{
 
 use super::Topics;
 
+pub mod ops;
 pub mod state;
 
 /// Sinks as labelled on delivery metrics: the alerts topic, the alerts file, the dead-letter topic.
@@ -114,6 +115,8 @@ pub struct Metrics {
     pub health: Health,
     /// Partition state: restores and checkpoints.
     pub state: state::StateMetrics,
+    /// Readiness reasons, rebalances, the group's lag.
+    pub ops: ops::OpsMetrics,
 }
 
 pub(crate) fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> prometheus::Result<C> {
@@ -126,6 +129,7 @@ impl Metrics {
     /// descriptors; Linux only) under `credence_process_*`.
     pub fn new(registry: &Registry, topics: &Topics) -> prometheus::Result<Metrics> {
         let r = registry;
+        let topic_names = topics.names.clone();
         let by_topic = ["topic", "format"];
         let consumed = reg(
             r,
@@ -162,11 +166,17 @@ impl Metrics {
         let errors = reg(
             r,
             IntCounterVec::new(
-                Opts::new("credence_decode_errors_total", "Decode errors in input messages, by error type."),
-                &["error_type"],
+                Opts::new(
+                    "credence_decode_errors_total",
+                    "Decode errors in input messages, by input topic and error type.",
+                ),
+                &["topic", "error_type"],
             )?,
         )?;
-        let decode_errors = ErrorType::ALL.iter().map(|t| errors.with_label_values(&[t.as_str()])).collect();
+        let decode_errors = topic_names
+            .iter()
+            .flat_map(|topic| ErrorType::ALL.iter().map(|t| errors.with_label_values(&[topic.as_str(), t.as_str()])))
+            .collect();
         let dead_lettered = reg(
             r,
             IntCounter::new(
@@ -331,13 +341,14 @@ impl Metrics {
             lag,
             health: Health::default(),
             state: state::StateMetrics::new(r)?,
+            ops: ops::OpsMetrics::new(r)?,
         })
     }
 
-    /// The decode-error counter of `t`.
-    pub fn decode_error(&self, t: ErrorType) -> &IntCounter {
+    /// The decode-error counter of input topic `topic` (its index) and error type `t`.
+    pub fn decode_error(&self, topic: u16, t: ErrorType) -> &IntCounter {
         let i = ErrorType::ALL.iter().position(|x| *x == t).unwrap_or(0);
-        &self.decode_errors[i]
+        &self.decode_errors[usize::from(topic) * ErrorType::ALL.len() + i]
     }
 
     /// The findings counter of `detector` and `severity`.

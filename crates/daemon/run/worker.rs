@@ -375,6 +375,7 @@ impl Worker {
         if self.parts.shard != 0 {
             return;
         }
+        self.parts.metrics.ops.set_readiness(&self.parts.metrics.health);
         let mut sum = Gauges::default();
         let mut states = Vec::new();
         let mut oldest_checkpoint = i64::MAX;
@@ -480,7 +481,7 @@ impl Worker {
             Output::DecodeError(e) => {
                 errors += 1;
                 // Every error counts (MessageUndecodable below logs the message once).
-                metrics.decode_error(e.error_type()).inc();
+                metrics.decode_error(r.topic, e.error_type()).inc();
                 if first_error.is_none() {
                     first_error = Some((e.error_type(), e.to_string()));
                 }
