@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 
 pub mod layer;
 mod resolve;
+pub mod sinks;
 
-pub use resolve::{read_catalogue, InputSettings, Settings};
+pub use resolve::{read_catalogue, InputSettings, ResolvedSink, Settings};
+pub use sinks::{HttpSinkConfig, HttpSinkKind};
 
 /// Default `inputs.max_message_bytes`: the decoder's own default, 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -63,6 +65,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Where undecodable messages go.
     pub dead_letter: DeadLetterConfig,
+    /// Findings to people and their tools over HTTP (webhook, Slack, PagerDuty), each routed.
+    pub sinks: Vec<HttpSinkConfig>,
     /// The pseudonymisation key.
     pub pseudonym: PseudonymConfig,
     /// Flow control and shutdown.
@@ -558,6 +562,17 @@ impl Config {
         }
         if let Some(t) = &self.dead_letter.topic {
             claim(t, "dead_letter.topic".into(), &mut p);
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, s) in self.sinks.iter().enumerate() {
+            let at = format!("sinks[{i}]");
+            p.extend(s.problems(&at));
+            if !names.insert(s.name.as_str()) {
+                p.push(format!("{at}.name: `{}` is used by another sink", s.name));
+            }
+            if ["kafka", "file", "dead_letter"].contains(&s.name.as_str()) {
+                p.push(format!("{at}.name: `{}` names a built-in sink", s.name));
+            }
         }
 
         let d = &self.daemon;

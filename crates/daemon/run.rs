@@ -47,6 +47,7 @@ mod admin;
 mod changelog;
 mod consumer;
 mod events;
+mod http;
 mod kafka;
 mod lag;
 mod latency;
@@ -245,12 +246,13 @@ pub fn run_command(args: RunArgs) -> ExitCode {
 /// in-flight deliveries, checkpoint (or store the last offsets), commit, leave the group, flush and
 /// close.
 pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
-    let Settings { config, pseudonymizer, inputs, catalogue } = settings;
+    let Settings { config, pseudonymizer, inputs, catalogue, sinks: http_sinks } = settings;
     let topics = Arc::new(Topics::new(&inputs));
     Starting { topics: &topics.names, group: &config.kafka.group_id, alerts: alerts_text(&config) }.emit();
     // The admin server first: /healthz answers while Kafka is being reached.
     let registry = prometheus::Registry::new();
-    let metrics = Arc::new(metrics::Metrics::new(&registry, &topics).context("registering the metrics")?);
+    let sink_names: Vec<String> = http_sinks.iter().map(|s| s.config.name.clone()).collect();
+    let metrics = Arc::new(metrics::Metrics::new(&registry, &topics, &sink_names).context("registering the metrics")?);
     metrics.baselines_capacity.set(i64::try_from(config.detect.max_credentials).unwrap_or(i64::MAX));
     let listener = admin::bind(&config.admin.listen_addr)
         .await
@@ -384,27 +386,39 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
             steering.stop_fetching.store(true, Ordering::Release);
         });
     }
+    // Acknowledgements of the alerts file and the HTTP sinks, one queue per worker, sized so
+    // that every delivery in flight fits.
+    let ack_capacity = config.daemon.max_in_flight + consumer::BATCH_MESSAGES;
+    let (ack_txs, ack_rxs): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel(ack_capacity)).unzip();
     let file = match &config.alerts.file {
         // Sized so that every delivery in flight fits: the worker never waits on it.
         Some(path) => Some(
-            sinks::FileSink::spawn(
-                path,
-                config.daemon.max_in_flight + consumer::BATCH_MESSAGES,
-                workers,
-                metrics.clone(),
-            )
-            .with_context(|| format!("opening the alerts file {}", path.display()))?,
+            sinks::FileSink::spawn(path, ack_capacity, ack_txs.clone(), metrics.clone())
+                .with_context(|| format!("opening the alerts file {}", path.display()))?,
         ),
         None => None,
     };
-    let (file_tx, mut file_acks, file_thread) = match file {
-        Some(f) => (Some(f.tx), f.acks.into_iter().map(Some).collect(), Some(f.join)),
-        None => (None, (0..workers).map(|_| None).collect::<Vec<_>>(), None),
+    let (file_tx, file_thread) = match file {
+        Some(f) => (Some(f.tx), Some(f.join)),
+        None => (None, None),
     };
+    let dead_letter_topic: Option<Arc<str>> = config.dead_letter.topic.as_deref().map(Arc::from);
+    let http = http::spawn(
+        &http_sinks,
+        config.daemon.max_in_flight,
+        &http::Shared {
+            producer: producer.clone(),
+            dead_letter_topic: dead_letter_topic.clone(),
+            acks: ack_txs.clone(),
+            metrics: metrics.clone(),
+        },
+    )
+    .context("starting the HTTP sinks")?;
+    drop(ack_txs);
+    let mut acks: Vec<Option<_>> = ack_rxs.into_iter().map(Some).collect();
     let latency = Arc::new(Mutex::new(latency::Latencies::default()));
     let gauges = Arc::new(Mutex::new(vec![worker::Gauges::default(); workers]));
     let alerts_topic: Option<Arc<str>> = config.alerts.topic.as_deref().map(Arc::from);
-    let dead_letter_topic: Option<Arc<str>> = config.dead_letter.topic.as_deref().map(Arc::from);
     let interval = Duration::from_secs(config.state.checkpoint_interval_secs);
     let mut joins = tokio::task::JoinSet::new();
     for (shard, (input, lifecycle)) in fetched_rxs.into_iter().zip(lifecycle_rxs).enumerate() {
@@ -424,7 +438,8 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
             dead_letter_topic: dead_letter_topic.clone(),
             dead_letter_max_bytes: config.dead_letter.max_payload_bytes,
             file: file_tx.clone(),
-            file_acks: file_acks[shard].take(),
+            acks: acks[shard].take(),
+            http: http.clone(),
             product: Product { instance: config.alerts.instance.clone(), ..Product::default() },
             max_in_flight: config.daemon.max_in_flight.div_ceil(workers),
             lifecycle_initial: lifecycle_initial.clone(),
@@ -436,7 +451,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
         // committing and closing.
         joins.spawn(worker.run(input, lifecycle, shutdown.clone(), timeout.mul_f64(0.75)));
     }
-    drop((consumer, file_tx));
+    drop((consumer, file_tx, http));
     let mut totals = worker::Totals::default();
     while let Some(done) = joins.join_next().await {
         match done {

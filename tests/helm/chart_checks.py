@@ -326,6 +326,9 @@ def invariants(docs, values, out_dir, rules_path, dashboard_path):
             v = "credence-7d9f8c6b5-x2x4k"
         elif name == "CREDENCE_PSEUDONYM_KEY":
             v = "ab" * 32
+        elif "secretKeyRef" in e.get("valueFrom", {}) and name.endswith("_URL"):
+            # A sink's URL held in a Secret: check-config wants a URL.
+            v = f"https://dummy.invalid/{e['valueFrom']['secretKeyRef']['key']}"
         elif "secretKeyRef" in e.get("valueFrom", {}):
             v = f"dummy-{e['valueFrom']['secretKeyRef']['key']}"
         else:

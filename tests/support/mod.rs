@@ -5,6 +5,7 @@
 
 pub mod io;
 pub mod prometheus;
+pub mod receiver;
 pub mod stream;
 
 use std::collections::BTreeMap;

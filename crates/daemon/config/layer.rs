@@ -75,6 +75,18 @@ pub fn full_sample() -> Config {
         dead_letter: DeadLetterConfig { topic: Some(String::new()), ..DeadLetterConfig::default() },
         pseudonym: PseudonymConfig { key_file: Some("".into()) },
         detect: credence_detect::DetectConfig { catalogue_file: Some("".into()), ..Default::default() },
+        sinks: vec![super::HttpSinkConfig {
+            url_env: Some(String::new()),
+            url_file: Some("".into()),
+            secret_env: Some(String::new()),
+            secret_file: Some("".into()),
+            endpoint: Some(String::new()),
+            finding_url: Some(String::new()),
+            detectors: vec![credence_detect::Detector::NewOrigin],
+            tactics: vec![credence_detect::Tactic::Impact],
+            categories: vec![credence_detect::Category::Security],
+            ..Default::default()
+        }],
         state: StateConfig {
             changelog_prefix: Some(String::new()),
             initial_snapshot: Some("".into()),

@@ -20,6 +20,25 @@ pub struct Settings {
     pub inputs: Vec<InputSettings>,
     /// The operation risk catalogue: the built-in one, extended by `detect.catalogue_file`.
     pub catalogue: Catalogue,
+    /// The HTTP sinks, their URLs and secrets read.
+    pub sinks: Vec<ResolvedSink>,
+}
+
+/// An HTTP sink with its URL and secret read (never logged, never printed).
+#[derive(Clone)]
+pub struct ResolvedSink {
+    /// Its configuration.
+    pub config: super::HttpSinkConfig,
+    /// Where to POST.
+    pub url: String,
+    /// The webhook's signing key or PagerDuty's routing key.
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for ResolvedSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedSink").field("name", &self.config.name).finish_non_exhaustive()
+    }
 }
 
 /// One input, ready to decode.
@@ -84,6 +103,41 @@ impl Settings {
                 problems.push("state.initial_snapshot needs state.changelog = true (seeded state must be kept)".into());
             }
         }
+        let mut sinks = Vec::new();
+        for (i, sink) in config.sinks.iter().enumerate() {
+            let at = format!("sinks[{i}] ({})", sink.name);
+            let url = super::sinks::read_secret(sink.url_env.as_deref(), sink.url_file.as_deref());
+            let secret = super::sinks::read_secret(sink.secret_env.as_deref(), sink.secret_file.as_deref());
+            let url = match (url, sink.kind) {
+                (Ok(Some(u)), _) => Some(u),
+                (Ok(None), super::HttpSinkKind::Pagerduty) => {
+                    Some(sink.endpoint.clone().unwrap_or_else(|| super::sinks::PAGERDUTY_EVENTS_URL.to_string()))
+                }
+                (Ok(None), _) => None,
+                (Err(e), _) => {
+                    problems.push(format!("{at}: the URL: {e}"));
+                    None
+                }
+            };
+            if let Some(u) = &url {
+                if !(u.starts_with("https://") || u.starts_with("http://")) {
+                    problems.push(format!("{at}: the URL must start with https:// (or http://)"));
+                }
+            }
+            let secret = match secret {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(format!("{at}: the secret: {e}"));
+                    None
+                }
+            };
+            if sink.kind == super::HttpSinkKind::Webhook && secret.as_ref().is_some_and(|s| s.len() < 32) {
+                problems.push(format!("{at}: the signing key must be at least 32 bytes"));
+            }
+            if let Some(url) = url {
+                sinks.push(ResolvedSink { config: sink.clone(), url, secret });
+            }
+        }
         let k = &config.kafka;
         for (table, map) in [
             ("librdkafka", &k.librdkafka),
@@ -120,7 +174,7 @@ impl Settings {
                 }
             })
             .collect();
-        Ok(Settings { config, pseudonymizer, inputs, catalogue })
+        Ok(Settings { config, pseudonymizer, inputs, catalogue, sinks })
     }
 }
 

@@ -15,6 +15,7 @@ use tracing::{debug, error, info, warn};
 
 use super::metrics::Metrics;
 
+pub mod http;
 pub mod state;
 
 /// Something worth logging and counting.

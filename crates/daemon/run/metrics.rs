@@ -22,12 +22,11 @@ pub mod state;
 /// Sinks as labelled on delivery metrics: the alerts topic, the alerts file, the dead-letter topic.
 pub const SINKS: [&str; 3] = ["kafka", "file", "dead_letter"];
 
-/// The index into [`SINKS`] of a sink's log label (`alerts`, `file`, `dead_letter`).
-fn sink_index(label: &str) -> usize {
+/// The metric label of a sink's log label (the alerts topic logs as `alerts`).
+fn sink_label(label: &str) -> &str {
     match label {
-        "file" => 1,
-        "dead_letter" => 2,
-        _ => 0,
+        "alerts" => "kafka",
+        other => other,
     }
 }
 
@@ -82,8 +81,12 @@ pub struct Metrics {
     /// Undecodable messages sent to the dead-letter topic.
     pub dead_lettered: IntCounter,
     findings: Vec<IntCounter>,
+    /// Sinks by label: the built-in ones ([`SINKS`]), then the HTTP sinks by name.
+    sink_names: Vec<String>,
     delivered: Vec<IntCounter>,
     failed: Vec<IntCounter>,
+    /// Per HTTP sink (in `sink_names` order after the built-in ones): dead-lettered (kept, lost).
+    sink_dead: Vec<(IntCounter, IntCounter)>,
     /// Offset commits that succeeded.
     pub commits_ok: IntCounter,
     /// Offset commits that failed.
@@ -127,7 +130,7 @@ pub(crate) fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry
 impl Metrics {
     /// Registers every metric on `registry`, plus the process collector (CPU, memory, open file
     /// descriptors; Linux only) under `credence_process_*`.
-    pub fn new(registry: &Registry, topics: &Topics) -> prometheus::Result<Metrics> {
+    pub fn new(registry: &Registry, topics: &Topics, http_sinks: &[String]) -> prometheus::Result<Metrics> {
         let r = registry;
         let topic_names = topics.names.clone();
         let by_topic = ["topic", "format"];
@@ -201,7 +204,7 @@ impl Metrics {
             IntCounterVec::new(
                 Opts::new(
                     "credence_alerts_delivered_total",
-                    "Records acknowledged by a sink (alerts topic, alerts file, dead-letter topic).",
+                    "Records acknowledged by a sink (alerts topic, alerts file, dead-letter topic, each HTTP sink by name).",
                 ),
                 &["sink"],
             )?,
@@ -213,8 +216,28 @@ impl Metrics {
                 &["sink"],
             )?,
         )?;
-        let delivered = SINKS.iter().map(|s| delivered_vec.with_label_values(&[s])).collect();
-        let failed = SINKS.iter().map(|s| failed_vec.with_label_values(&[s])).collect();
+        let sink_names: Vec<String> = SINKS.iter().map(|s| s.to_string()).chain(http_sinks.iter().cloned()).collect();
+        let delivered = sink_names.iter().map(|s| delivered_vec.with_label_values(&[s])).collect();
+        let failed = sink_names.iter().map(|s| failed_vec.with_label_values(&[s])).collect();
+        let sink_dead_lettered = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "credence_sink_dead_lettered_total",
+                    "Finding records an HTTP sink gave up on after its attempts, by sink and whether the dead-letter topic kept them.",
+                ),
+                &["sink", "kept"],
+            )?,
+        )?;
+        let sink_dead = http_sinks
+            .iter()
+            .map(|s| {
+                (
+                    sink_dead_lettered.with_label_values(&[s, "true"]),
+                    sink_dead_lettered.with_label_values(&[s, "false"]),
+                )
+            })
+            .collect();
         let commits = reg(
             r,
             IntCounterVec::new(Opts::new("credence_commits_total", "Offset commits, by result."), &["result"])?,
@@ -323,8 +346,10 @@ impl Metrics {
             decode_errors,
             dead_lettered,
             findings,
+            sink_names,
             delivered,
             failed,
+            sink_dead,
             commits_ok: commits.with_label_values(&["ok"]),
             commits_error: commits.with_label_values(&["error"]),
             baselines_active,
@@ -360,12 +385,24 @@ impl Metrics {
 
     /// The delivered counter of a sink, by its log label (`alerts`, `file`, `dead_letter`).
     pub fn delivered(&self, sink: &str) -> &IntCounter {
-        &self.delivered[sink_index(sink)]
+        &self.delivered[self.sink_index(sink)]
+    }
+
+    /// The index of a sink, by its log label or name (the first, the alerts topic, if unknown).
+    fn sink_index(&self, sink: &str) -> usize {
+        let label = sink_label(sink);
+        self.sink_names.iter().position(|n| n == label).unwrap_or(0)
+    }
+
+    /// The dead-letter counter of an HTTP sink: `kept` by the dead-letter topic, or lost.
+    pub fn sink_dead_lettered(&self, sink: &str, kept: bool) -> Option<&IntCounter> {
+        let i = self.sink_index(sink).checked_sub(SINKS.len())?;
+        self.sink_dead.get(i).map(|(k, l)| if kept { k } else { l })
     }
 
     /// The failed counter of a sink, by its log label.
     pub fn failed(&self, sink: &str) -> &IntCounter {
-        &self.failed[sink_index(sink)]
+        &self.failed[self.sink_index(sink)]
     }
 
     /// Sets the baselines-by-state gauges.
@@ -403,7 +440,7 @@ mod tests {
             index: std::collections::HashMap::new(),
         };
         let registry = Registry::new();
-        let m = Metrics::new(&registry, &topics).expect("registers");
+        let m = Metrics::new(&registry, &topics, &["pager".to_string()]).expect("registers");
         let body = prometheus::TextEncoder::new().encode_to_string(&registry.gather()).expect("encodes");
         for q in ["0.5", "0.9", "0.99", "0.999"] {
             let line = format!("credence_event_processing_quantile_seconds{{quantile=\"{q}\"}} NaN");

@@ -46,6 +46,8 @@ pub enum Sink {
     DeadLetter(Arc<str>),
     /// The alerts file.
     File,
+    /// An HTTP sink, by its index among the worker's sinks.
+    Http(usize),
 }
 
 impl Sink {
@@ -55,6 +57,7 @@ impl Sink {
             Sink::Alerts(_) => "alerts",
             Sink::DeadLetter(_) => "dead_letter",
             Sink::File => "file",
+            Sink::Http(_) => "http",
         }
     }
 }
@@ -172,6 +175,10 @@ impl Future for InFlight {
     }
 }
 
+/// Acknowledgements to a worker: the sink's label (`file`, or an HTTP sink's name) and the
+/// origins of the records it took.
+pub type Acked = (Arc<str>, Vec<Origin>);
+
 /// A line for the alerts file: its bytes, the input message it came from, and the worker that
 /// sent it (to which its acknowledgement goes back).
 pub type FileLine = (Vec<u8>, Origin, usize);
@@ -182,23 +189,26 @@ pub type FileLine = (Vec<u8>, Origin, usize);
 pub struct FileSink {
     /// Lines to write, with their origin and the worker to acknowledge them to.
     pub tx: mpsc::Sender<FileLine>,
-    /// Acknowledgements, in batches, one queue per scoring worker.
-    pub acks: Vec<mpsc::Receiver<Vec<Origin>>>,
     /// The thread.
     pub join: JoinHandle<()>,
 }
 
 impl FileSink {
     /// Opens `path` for appending (`-` is standard output) and starts the writer thread, which
-    /// acknowledges each line to the worker (of `workers`) that sent it.
-    pub fn spawn(path: &Path, capacity: usize, workers: usize, metrics: Arc<Metrics>) -> io::Result<FileSink> {
+    /// acknowledges each line, in batches, on the queue of the worker (`ack_txs`) that sent it.
+    pub fn spawn(
+        path: &Path,
+        capacity: usize,
+        ack_txs: Vec<mpsc::Sender<Acked>>,
+        metrics: Arc<Metrics>,
+    ) -> io::Result<FileSink> {
         let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
             Box::new(io::stdout())
         } else {
             Box::new(OpenOptions::new().create(true).append(true).open(path)?)
         };
         let (tx, mut rx) = mpsc::channel::<FileLine>(capacity.max(1));
-        let (ack_txs, acks): (Vec<_>, Vec<_>) = (0..workers.max(1)).map(|_| mpsc::channel(capacity.max(1))).unzip();
+        let label: Arc<str> = Arc::from("file");
         let join = std::thread::Builder::new().name("credence-alerts-file".into()).spawn(move || {
             let mut out = io::BufWriter::with_capacity(1 << 16, out);
             let mut batch = Vec::with_capacity(FILE_BATCH);
@@ -217,12 +227,12 @@ impl FileSink {
                 }
                 let mut origins: Vec<Vec<Origin>> = vec![Vec::new(); ack_txs.len()];
                 for (_, o, worker) in batch.drain(..) {
-                    origins[worker.min(ack_txs.len() - 1)].push(o);
+                    origins[worker.min(ack_txs.len().saturating_sub(1))].push(o);
                 }
                 for (tx, o) in ack_txs.iter().zip(origins) {
                     // A worker gone is shutting down: its acknowledgements no longer matter.
                     if !o.is_empty() {
-                        let _ = tx.blocking_send(o);
+                        let _ = tx.blocking_send((label.clone(), o));
                     }
                 }
                 if ack_txs.iter().all(mpsc::Sender::is_closed) {
@@ -230,7 +240,7 @@ impl FileSink {
                 }
             }
         })?;
-        Ok(FileSink { tx, acks, join })
+        Ok(FileSink { tx, join })
     }
 }
 

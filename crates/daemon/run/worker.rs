@@ -40,12 +40,13 @@ use super::events::{
     DeliveryAcked, DeliveryFailed, DrainIncomplete, FindingRaised, InternalEvent, MessageUndecodable,
     DELIVERY_FAILED_EVERY,
 };
+use super::http::{Job, SinkHandle};
 use super::kafka::AlertProducer;
 use super::latency::Latencies;
 use super::metrics::Metrics;
 use super::offsets::{Offsets, Origin, PartitionKey};
 use super::shutdown::Shutdown;
-use super::sinks::{DeadLetter, Delivered, FileLine, InFlight, Outbound, Sink};
+use super::sinks::{Acked, DeadLetter, Delivered, FileLine, InFlight, Outbound, Sink};
 use super::task::Task;
 use super::Topics;
 
@@ -127,8 +128,10 @@ pub struct WorkerParts {
     pub dead_letter_max_bytes: usize,
     /// Alerts file writer queue.
     pub file: Option<mpsc::Sender<FileLine>>,
-    /// Alerts file acknowledgements.
-    pub file_acks: Option<mpsc::Receiver<Vec<Origin>>>,
+    /// Acknowledgements of the alerts file and the HTTP sinks.
+    pub acks: Option<mpsc::Receiver<Acked>>,
+    /// The HTTP sinks.
+    pub http: Vec<SinkHandle>,
     /// Product metadata in findings.
     pub product: Product,
     /// Unacknowledged deliveries beyond which no message is taken.
@@ -160,7 +163,7 @@ pub struct Worker {
     tasks: HashMap<PartitionKey, Task>,
     /// Every lifecycle record received, in arrival order: a new task gets them all.
     lifecycle_log: Vec<LifecycleEvent<'static>>,
-    file_acks: Option<mpsc::Receiver<Vec<Origin>>>,
+    acks: Option<mpsc::Receiver<Acked>>,
     offsets: Offsets,
     flights: FuturesUnordered<InFlight>,
     retry: VecDeque<(Instant, Outbound)>,
@@ -178,8 +181,8 @@ pub struct Worker {
     batch_processing: Vec<u64>,
     /// Per input topic, counts of the batch being processed.
     batch_counts: Vec<TopicCounts>,
-    /// The alerts file's acknowledgements still come.
-    file_open: bool,
+    /// Acknowledgements still come.
+    acks_open: bool,
 }
 
 /// One input topic's counts over a batch, added to its counters after the batch.
@@ -209,15 +212,15 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// A worker.
     pub fn new(mut parts: WorkerParts) -> Worker {
-        let file_acks = parts.file_acks.take();
+        let acks = parts.acks.take();
         let lifecycle_log = std::mem::take(&mut parts.lifecycle_initial);
         let totals = Totals { lifecycle: lifecycle_log.len() as u64, ..Totals::default() };
-        let file_open = file_acks.is_some();
+        let acks_open = acks.is_some();
         Worker {
             parts,
             tasks: HashMap::new(),
             lifecycle_log,
-            file_acks,
+            acks,
             offsets: Offsets::default(),
             flights: FuturesUnordered::new(),
             retry: VecDeque::new(),
@@ -230,7 +233,7 @@ impl Worker {
             batch_timestamps: Vec::new(),
             batch_processing: Vec::new(),
             batch_counts: Vec::new(),
-            file_open,
+            acks_open,
         }
     }
 
@@ -258,9 +261,9 @@ impl Worker {
                 biased;
                 _ = &mut stop => break,
                 Some(done) = self.flights.next(), if !self.flights.is_empty() => self.delivered(done),
-                acks = recv_acks(&mut self.file_acks), if self.file_open => match acks {
-                    Some(origins) => self.file_acked(origins),
-                    None => self.file_open = false,
+                acks = recv_acks(&mut self.acks), if self.acks_open => match acks {
+                    Some((sink, origins)) => self.acked(&sink, origins),
+                    None => self.acks_open = false,
                 },
                 ev = lifecycle.recv(), if lifecycle_open => match ev {
                     Some(ev) => self.lifecycle(ev),
@@ -321,9 +324,9 @@ impl Worker {
             tokio::select! {
                 biased;
                 Some(done) = self.flights.next(), if !self.flights.is_empty() => self.delivered(done),
-                acks = recv_acks(&mut self.file_acks), if self.file_open => match acks {
-                    Some(origins) => self.file_acked(origins),
-                    None => self.file_open = false,
+                acks = recv_acks(&mut self.acks), if self.acks_open => match acks {
+                    Some((sink, origins)) => self.acked(&sink, origins),
+                    None => self.acks_open = false,
                 },
                 _ = tick.tick() => self.retry_due(),
                 _ = &mut until => break,
@@ -521,6 +524,22 @@ impl Worker {
         let mut json = serde_json::to_vec(&render(u, &self.parts.product)).unwrap_or_default();
         let file = self.parts.file.is_some();
         let mut n = 0;
+        // The HTTP sinks the finding is routed to, from the rendered finding (before the alerts
+        // topic takes it).
+        for i in 0..self.parts.http.len() {
+            let h = &self.parts.http[i];
+            if h.routes(f) {
+                let body = h.body(u, &json);
+                self.submit(Outbound {
+                    origin,
+                    sink: Sink::Http(i),
+                    key: Some(f.uid.clone()),
+                    payload: body,
+                    headers: None,
+                });
+                n += 1;
+            }
+        }
         if let Some(topic) = self.parts.alerts_topic.clone() {
             let payload = if file { json.clone() } else { std::mem::take(&mut json) };
             self.submit(Outbound::alert(topic, origin, u, payload));
@@ -592,6 +611,25 @@ impl Worker {
                     }
                 }
             }
+            Sink::Http(i) => {
+                let Some(h) = self.parts.http.get(*i) else { return };
+                let job = Job {
+                    body: out.payload,
+                    uid: out.key.unwrap_or_default(),
+                    origin: out.origin,
+                    worker: self.parts.shard,
+                };
+                if let Err(TrySendError::Full(job) | TrySendError::Closed(job)) = h.tx.try_send(job) {
+                    let again = Outbound {
+                        origin: job.origin,
+                        sink: Sink::Http(*i),
+                        key: Some(job.uid),
+                        payload: job.body,
+                        headers: None,
+                    };
+                    self.retry.push_back((Instant::now() + FULL_BACKOFF, again));
+                }
+            }
             Sink::File => {
                 let Some(tx) = &self.parts.file else { return };
                 match tx.try_send((out.payload, out.origin, self.parts.shard)) {
@@ -639,8 +677,11 @@ impl Worker {
         }
     }
 
-    fn file_acked(&mut self, origins: Vec<Origin>) {
-        DeliveryAcked { sink: "file", records: origins.len() as u64, metrics: &self.parts.metrics }.emit();
+    /// Acknowledgements from the alerts file or an HTTP sink (which counted its deliveries).
+    fn acked(&mut self, sink: &str, origins: Vec<Origin>) {
+        if sink == "file" {
+            DeliveryAcked { sink: "file", records: origins.len() as u64, metrics: &self.parts.metrics }.emit();
+        }
         for o in origins {
             self.in_flight -= 1;
             self.offsets.acked(o);
@@ -688,7 +729,7 @@ fn schedule(t: &mut Task, ev: &LifecycleEvent<'static>) {
     }
 }
 
-async fn recv_acks(rx: &mut Option<mpsc::Receiver<Vec<Origin>>>) -> Option<Vec<Origin>> {
+async fn recv_acks(rx: &mut Option<mpsc::Receiver<Acked>>) -> Option<Acked> {
     match rx {
         Some(rx) => rx.recv().await,
         None => None,
