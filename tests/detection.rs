@@ -4,6 +4,10 @@
 //! (`scripts/eval-seeds.sh` prints the same figures in full), and their JSON reports are held to
 //! the floors. One seed holds six incidents of a kind, too few for a recall floor of 0.9 to mean
 //! anything (5 of 6 is 0.83); the twelve hold 72 of each kind.
+//!
+//! Then the held-out worlds (`credence demo --world N`, `scripts/eval-worlds.sh`): populations,
+//! vocabularies and attacks unlike the demo's, never looked at while the detectors were tuned,
+//! held to floors of their own.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,28 +22,44 @@ const MIN_PRECISION: f64 = 0.8;
 /// The seeds the detectors were built on (the default first), then six held out.
 const SEEDS: [u64; 12] = [12648430, 7, 99, 2024, 1, 2, 3, 4, 5, 6, 8, 9];
 
-fn run_demo(seed: u64, dir: &Path) -> Value {
-    let report = dir.join(format!("{seed}.json"));
+/// The held-out worlds the test runs (the first of `scripts/eval-worlds.sh`'s, whose figures
+/// docs/DETECTION.md quotes).
+const HELD_OUT_WORLDS: [u64; 4] = [101, 102, 103, 104];
+/// Recall every incident kind must reach over the held-out worlds, counting findings at Medium or
+/// above only.
+const WORLD_MIN_RECALL_MEDIUM: f64 = 0.9;
+/// Share of the findings at Medium or above that are on a real incident, over the held-out
+/// worlds.
+const WORLD_MIN_PRECISION_MEDIUM: f64 = 0.85;
+/// False High or Critical findings per 1,000 credential-days, over the held-out worlds.
+const WORLD_MAX_FALSE_HIGH_PER_1000: f64 = 2.0;
+/// Credential-days of one world as the test runs it (the demo's size).
+const WORLD_CREDENTIAL_DAYS: f64 = 2_000.0 * 14.0;
+
+/// `credence demo <flag> <n>`'s JSON report.
+fn run_demo(flag: &str, n: u64, dir: &Path) -> Value {
+    let report = dir.join(format!("{}-{n}.json", flag.trim_start_matches('-')));
     let out = Command::new(env!("CARGO_BIN_EXE_credence"))
-        .args(["demo", "--quiet", "--seed", &seed.to_string(), "--report-json"])
+        .args(["demo", "--quiet", flag, &n.to_string(), "--report-json"])
         .arg(&report)
         .output()
         .expect("credence demo runs");
-    assert!(out.status.success(), "demo (seed {seed}) failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "demo ({flag} {n}) failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap()
 }
 
-/// The demo's report for every seed, as many at a time as there are cores.
-fn reports() -> Vec<(u64, Value)> {
-    let dir = std::env::temp_dir().join(format!("credence-detection-{}", std::process::id()));
+/// The demo's report for every seed (`--seed`) or world (`--world`), as many at a time as there
+/// are cores.
+fn reports(flag: &'static str, which: &[u64]) -> Vec<(u64, Value)> {
+    let dir = std::env::temp_dir().join(format!("credence-detection{flag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let at_once = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut reports = Vec::new();
     let dir = dir.as_path();
-    for chunk in SEEDS.chunks(at_once) {
+    for chunk in which.chunks(at_once) {
         std::thread::scope(|s| {
-            let runs: Vec<_> = chunk.iter().map(|&seed| (seed, s.spawn(move || run_demo(seed, dir)))).collect();
-            reports.extend(runs.into_iter().map(|(seed, h)| (seed, h.join().expect("demo thread"))));
+            let runs: Vec<_> = chunk.iter().map(|&n| (n, s.spawn(move || run_demo(flag, n, dir)))).collect();
+            reports.extend(runs.into_iter().map(|(n, h)| (n, h.join().expect("demo thread"))));
         });
     }
     std::fs::remove_dir_all(dir).ok();
@@ -47,11 +67,56 @@ fn reports() -> Vec<(u64, Value)> {
 }
 
 #[test]
+fn held_out_worlds_are_detected_within_their_floors() {
+    let mut failures = Vec::new();
+    // Incident kind -> (detected at Medium or above, injected), over the worlds.
+    let mut kinds: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let (mut medium, mut medium_on_incident, mut high_false) = (0.0, 0.0, 0u64);
+    for (world, r) in reports("--world", &HELD_OUT_WORLDS) {
+        for row in r["incidents"].as_array().unwrap() {
+            let k = kinds.entry(row["kind"].as_str().unwrap().to_owned()).or_default();
+            k.0 += row["detected_medium"].as_u64().unwrap();
+            k.1 += row["incidents"].as_u64().unwrap();
+        }
+        let m = r["findings_medium"].as_f64().unwrap();
+        medium += m;
+        medium_on_incident += m * r["precision_medium"].as_f64().unwrap();
+        high_false += r["high_severity_false"].as_u64().unwrap();
+        eprintln!(
+            "world {world:>4}: precision at Medium+ {:.1}% ({} findings), false High/Critical {}, missed {}",
+            100.0 * r["precision_medium"].as_f64().unwrap(),
+            r["findings_medium"],
+            r["high_severity_false"],
+            r["missed"]
+        );
+    }
+    assert_eq!(kinds.len(), 12, "every incident kind is in the reports");
+    for (kind, (found, n)) in &kinds {
+        let recall = *found as f64 / (*n).max(1) as f64;
+        eprintln!("{kind:<24} {found:>3}/{n:<3} {:5.1}% at Medium+", 100.0 * recall);
+        if *n == 0 || recall < WORLD_MIN_RECALL_MEDIUM {
+            failures.push(format!("{kind}: recall at Medium+ {recall:.3} ({found}/{n}) < {WORLD_MIN_RECALL_MEDIUM}"));
+        }
+    }
+    let precision = medium_on_incident / medium.max(1.0);
+    if precision < WORLD_MIN_PRECISION_MEDIUM {
+        failures.push(format!("precision at Medium+ {precision:.3} < {WORLD_MIN_PRECISION_MEDIUM}"));
+    }
+    let per_1000 = 1000.0 * high_false as f64 / (WORLD_CREDENTIAL_DAYS * HELD_OUT_WORLDS.len() as f64);
+    if per_1000 > WORLD_MAX_FALSE_HIGH_PER_1000 {
+        failures.push(format!(
+            "{per_1000:.2} false High/Critical per 1,000 credential-days > {WORLD_MAX_FALSE_HIGH_PER_1000}"
+        ));
+    }
+    assert!(failures.is_empty(), "held-out world floors broken: {failures:#?}");
+}
+
+#[test]
 fn simulated_incidents_are_detected_with_few_false_alarms() {
     let mut failures = Vec::new();
     // Incident kind -> (detected, injected), over all seeds.
     let mut kinds: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for (seed, r) in reports() {
+    for (seed, r) in reports("--seed", &SEEDS) {
         let incidents = r["incidents"].as_array().unwrap();
         assert_eq!(incidents.len(), 12, "seed {seed}: every incident kind is in the report");
         for row in incidents {

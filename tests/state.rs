@@ -105,12 +105,12 @@ fn fixture(version: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/state").join(version)
 }
 
-/// The first format's snapshot, written by an earlier build, reads back to what that build saw:
+/// The current format's snapshot, written by an earlier build, reads back to what that build saw:
 /// every credential's profile, field for field. A change to what is saved that forgets to bump
 /// `SNAPSHOT_VERSION` misreads it and fails here.
 #[test]
-fn the_format_5_fixture_reads_back_as_written() {
-    let dir = fixture("v5");
+fn the_format_6_fixture_reads_back_as_written() {
+    let dir = fixture("v6");
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     let o = credence(&["state", "inspect", "--json"], &[&dir]);
@@ -135,7 +135,26 @@ fn the_format_5_fixture_reads_back_as_written() {
     std::fs::write(&empty, "").unwrap();
     let o = credence(&["replay", "--format", "ocsf", "--out", "/dev/null", "--state"], &[&work, &empty]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("loaded 63 records (10 baselines, 0 open findings)"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("loaded 60 records (10 baselines, 0 open findings)"), "{}", stderr(&o));
+    std::fs::remove_dir_all(work).ok();
+}
+
+/// The first format (5) is refused, not migrated (tests/data/state/README.md says why), with a
+/// message that says what to do, and the snapshot is left as it was.
+#[test]
+fn the_format_5_fixture_is_refused_with_what_to_do() {
+    let work = scratch("format5");
+    let snapshot = work.join("credence.snapshot");
+    let original = std::fs::read(fixture("v5").join("credence.snapshot")).unwrap();
+    std::fs::write(&snapshot, &original).unwrap();
+    let empty = work.join("none.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let o = credence(&["replay", "--format", "ocsf", "--out", "/dev/null", "--state"], &[&work, &empty]);
+    assert!(!o.status.success(), "a format-5 snapshot was read");
+    let text = stderr(&o);
+    assert!(text.contains("format version 5; this build reads version 6"), "{text}");
+    assert!(text.contains("rebuild the state by replaying history"), "{text}");
+    assert_eq!(std::fs::read(&snapshot).unwrap(), original, "the snapshot was overwritten");
     std::fs::remove_dir_all(work).ok();
 }
 
@@ -146,7 +165,7 @@ fn the_format_5_fixture_reads_back_as_written() {
 fn a_damaged_snapshot_loses_only_its_damaged_records() {
     let work = scratch("damage");
     let snapshot = work.join("credence.snapshot");
-    let original = std::fs::read(fixture("v5").join("credence.snapshot")).unwrap();
+    let original = std::fs::read(fixture("v6").join("credence.snapshot")).unwrap();
     let empty = work.join("none.jsonl");
     std::fs::write(&empty, "").unwrap();
     let run = |key: &str| {
@@ -165,9 +184,9 @@ fn a_damaged_snapshot_loses_only_its_damaged_records() {
     let o = run(KEY);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stderr(&o);
-    assert!(text.contains("loaded 62 records"), "{text}");
-    assert!(text.contains("1 of its 63 records could not be read back"), "{text}");
-    assert!(text.contains("saved 62 records"), "{text}");
+    assert!(text.contains("loaded 59 records"), "{text}");
+    assert!(text.contains("1 of its 60 records could not be read back"), "{text}");
+    assert!(text.contains("saved 59 records"), "{text}");
 
     for (what, bytes, key, message) in [
         ("cut", original[..original.len() - 100].to_vec(), KEY, "cut short"),

@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DetectConfig;
 use crate::keys::{self, KeySpace};
-use crate::stats::{DistinctBits, EwStats, FreqTable};
+use crate::stats::{decay, DistinctBits, EwStats, FreqTable, Half};
 
 /// Format version of saved state (snapshots and changelog records, `credence-state`): bump it on
 /// any change to the serialised fields of [`Baseline`] or of any other saved part (peer profiles,
 /// the population, open findings, the clock), and migrate or refuse the older version there. 5 is
-/// the first version written; `crates/state/tests/data` keeps a snapshot of each version.
-pub const SNAPSHOT_VERSION: u16 = 5;
+/// the first version written; `tests/data/state` keeps a snapshot of each version. 6: the
+/// baseline's hour-scale counts, cadence of silences and weak-signal memory (issue 19).
+pub const SNAPSHOT_VERSION: u16 = 6;
 
 /// Seconds since 2000-01-01T00:00:00Z: the compact clock baselines store (u32 lasts to 2136).
 pub const EPOCH_BASE_SECS: i64 = 946_684_800;
@@ -52,6 +53,28 @@ pub const INFLATED_PEAK_HALF_LIFE_SECS: u32 = 7 * 86_400;
 /// neither joins nor breaks the windows, the rate, the travel and concurrency tracking, which are
 /// about the present.
 pub const LATE_AFTER_SECS: u32 = 300;
+/// The hour-scale count's half-life: an hour, the window the issue's sparse credentials are
+/// judged over (a credential making a few calls an hour has too few in ten minutes to judge).
+pub const HOUR_SECS: u32 = 3_600;
+/// Half-life of a credential's busiest hour remembered: a week, so the busy hours of its usual
+/// week (a Monday batch, a month-end export a few weeks back at a quarter of its weight) count.
+pub const HOUR_PEAK_HALF_LIFE_SECS: u32 = 7 * 86_400;
+/// A silence of at least this long counts towards the credential's cadence: shorter pauses are
+/// within one working session.
+pub const GAP_MIN_SECS: u32 = 3_600;
+/// Each new silence multiplies the remembered longest one by this first: about the last thirty
+/// silences count (0.97^30 = 0.4), a month of a daily key's nights and weekends.
+const GAP_PEAK_DECAY: f32 = 0.97;
+/// Silences the longest one is effectively taken over (the memory of [`GAP_PEAK_DECAY`]).
+const GAP_MEMORY: f32 = 33.0;
+/// ln(1/p) for the chance p = 1/300 that a silence this long is routine: if a credential's
+/// silences were exponential with mean m, the longest of n is about m ln(n + 1), and one longer
+/// than m ln(1/p) comes once in 1/p silences. 300 silences is about a year of a daily key's.
+const DORMANT_LN_ODDS: f32 = 5.70;
+/// Weak signals within this long of each other corroborate one another: an hour, one working
+/// session (the finding window too).
+pub const CORROBORATION_SECS: u32 = 3_600;
+
 /// Smoothing of per-window aggregates: about 50 windows of memory.
 const WINDOW_ALPHA: f32 = 0.02;
 
@@ -182,7 +205,8 @@ impl<'e> Observation<'e> {
 pub struct HourProfile {
     #[serde(with = "crate::stats::serde_arrays")]
     counts: [u8; 168],
-    total: u32,
+    /// Sum of `counts` (at most 168 x 255, so 16 bits).
+    total: u16,
 }
 
 impl Default for HourProfile {
@@ -219,7 +243,7 @@ impl HourProfile {
 
     /// Total weight behind the profile.
     pub fn total(&self) -> u32 {
-        self.total
+        u32::from(self.total)
     }
 
     fn learn(&mut self, h: u8) {
@@ -228,7 +252,7 @@ impl HourProfile {
             for c in &mut self.counts {
                 *c /= 2;
             }
-            self.total = self.counts.iter().map(|&c| u32::from(c)).sum();
+            self.total = self.counts.iter().map(|&c| u16::from(c)).sum();
         }
         self.counts[i] += 1;
         self.total += 1;
@@ -242,8 +266,9 @@ pub struct Window {
     pub start: u32,
     /// Events in the window.
     pub events: u32,
-    /// Response bytes in the window.
-    pub bytes: f64,
+    /// Response bytes in the window (an `f32` holds a window's total to within a byte in 16 MB,
+    /// far finer than any threshold, in half the room).
+    pub bytes: f32,
     /// Events with a size.
     pub sized: u32,
     /// Access failures (denied, rejected, expired).
@@ -287,7 +312,7 @@ impl Window {
         self.events += 1;
         self.unfamiliar_ops = self.unfamiliar_ops.saturating_add(u16::from(unfamiliar_op));
         if let Some(b) = e.bytes_out {
-            self.bytes += b as f64;
+            self.bytes += b as f32;
             self.sized += 1;
         }
         self.ops.insert(obs.op);
@@ -376,6 +401,12 @@ pub struct Scored {
     /// slow-exfiltration window: the burst has been reported, and hours later its bytes, still in
     /// the window, would raise a second finding on an ordinary request.
     pub volume_reported: bool,
+    /// The event raised an alert for its request rate: its hour-scale count starts again, so
+    /// the burst reported is not reported again on the ordinary requests of the next hours.
+    pub rate_reported: bool,
+    /// Detectors (bit per `Detector as u16`) of signals that stayed below the alert score, and
+    /// their noisy-OR score: remembered to corroborate the next weak signal of another detector.
+    pub weak: (u16, u8),
 }
 
 /// One response's size against its baseline: see [`Baseline::sized`].
@@ -425,7 +456,7 @@ impl Inflation {
     fn learn_run(&mut self, recent: &RecentVolume, dt: u32, w: f32) {
         let surplus = recent.surplus();
         self.surplus.update(surplus, VOLUME_ALPHA, w);
-        self.peak *= crate::stats::decay(dt, INFLATED_PEAK_HALF_LIFE_SECS);
+        self.peak *= decay(dt, INFLATED_PEAK_HALF_LIFE_SECS);
         if surplus < 1.0 {
             // The run is over: it becomes part of what this credential does.
             if w > 0.0 {
@@ -542,12 +573,35 @@ pub struct Baseline {
     pub agents: FreqTable<3, 1>,
     /// Hour-of-week profile.
     pub hours: HourProfile,
-    /// Privilege-changing operations ever learned.
-    pub privileged_ops: u16,
-    /// Current minute (baseline clock / 60) and its request count.
-    pub minute: u32,
-    /// Requests in `minute`.
-    pub minute_count: u32,
+    /// Privilege-changing operations ever learned, saturating (only "none" and "some" matter).
+    pub privileged_ops: u8,
+    /// Requests in the minute of `last_seen` (the current minute), saturating.
+    pub minute_count: u16,
+    /// Requests over about the last hour: a count decayed with a half-life of an hour
+    /// ([`HOUR_SECS`]), as of `last_seen`. Judged against [`Baseline::hour_count_peak`] and the
+    /// credential's own hourly rate, so a credential that makes five calls an hour is as well
+    /// watched as one that makes five thousand a minute.
+    pub hour_count: f32,
+    /// Response bytes over about the last hour, decayed the same way.
+    pub hour_bytes: f32,
+    /// The largest `hour_count` lately (its busiest hours), decaying with a half-life of
+    /// [`HOUR_PEAK_HALF_LIFE_SECS`], applied once a day.
+    pub hour_count_peak: Half,
+    /// The largest `hour_bytes` lately, the same way.
+    pub hour_bytes_peak: Half,
+    /// The longest silence (an hour or more without a use) among about the last thirty, hours:
+    /// dormancy is judged against the credential's own cadence ([`Baseline::dormant_after`]).
+    pub gap_peak_hours: Half,
+    /// Silences of an hour or more seen, saturating.
+    pub gaps: u8,
+    /// Detectors (bit `Detector as u16`) that raised signals too weak to alert on their own in
+    /// the last [`CORROBORATION_SECS`]: they corroborate a later weak signal of another detector.
+    pub weak: u16,
+    /// When `weak` was last added to: baseline clock minute, modulo 2^16 (45 days, far beyond
+    /// the hour it is read within).
+    pub weak_at: u16,
+    /// The noisy-OR score (0–100) of the signals behind `weak`, one per detector.
+    pub weak_score: u8,
     /// Requests per active minute.
     pub rate: EwStats,
     /// ln(1 + bytes) per event.
@@ -632,6 +686,56 @@ impl Baseline {
         (shift, shift / (self.residual.sd(0.3) / recent.n.sqrt()))
     }
 
+    /// The idle time from which a use is a dormant credential waking, seconds: the longer of
+    /// `cfg.dormancy_secs` (the floor, whatever the cadence) and what the credential's own
+    /// silences make improbable. With n silences seen (at most [`GAP_MEMORY`]) the longest, M,
+    /// is about m ln(n + 1) for mean silence m; a silence longer than m ln(1/p) is routine with
+    /// probability p, so the bar is M ln(1/p) / ln(n + 1): 1.6 M for a long history, 8 M after a
+    /// single silence. A key used daily (weekends its longest silences, 64 hours) is dormant
+    /// after about 4.5 days; one that runs monthly only after two months.
+    pub fn dormant_after(&self, cfg: &DetectConfig) -> u32 {
+        let n = f32::from(self.gaps).min(GAP_MEMORY);
+        let cadence =
+            if n < 1.0 { 0.0 } else { self.gap_peak_hours.get() * 3_600.0 * DORMANT_LN_ODDS / (n + 1.0).ln() };
+        cadence.min(u32::MAX as f32).max(cfg.dormancy_secs as f32) as u32
+    }
+
+    /// The idle time before `t` and whether it makes the credential dormant: a credential with a
+    /// history (`learning_events`) idle beyond [`Baseline::dormant_after`], or one whose
+    /// `created` record is older than `cfg.dormancy_secs` and that is used for the first time.
+    pub fn dormancy(&self, cfg: &DetectConfig, t: u32) -> Option<u32> {
+        if self.state.is_retired() {
+            return None;
+        }
+        if self.events == 0 {
+            let age = t.saturating_sub(self.first_seen);
+            return (self.state == CredentialState::New && age >= cfg.dormancy_secs).then_some(age);
+        }
+        let idle = t.saturating_sub(self.last_seen);
+        (idle >= self.dormant_after(cfg)).then_some(idle)
+    }
+
+    /// The hour-scale request count and response bytes as of `t`, with `bytes` more: (count,
+    /// bytes).
+    pub fn hour_totals(&self, t: u32, bytes: u64) -> (f32, f32) {
+        let f = decay(t.saturating_sub(self.last_seen), HOUR_SECS);
+        let f = if self.events == 0 { 0.0 } else { f };
+        (self.hour_count * f + 1.0, self.hour_bytes * f + bytes as f32)
+    }
+
+    /// The detectors of the weak signals still recent at `t` (see [`Baseline::weak`]) and their
+    /// score.
+    pub fn recent_weak(&self, t: u32) -> (u16, u8) {
+        let age_min = ((t / 60) as u16).wrapping_sub(self.weak_at);
+        let fresh =
+            u32::from(age_min) * 60 <= CORROBORATION_SECS && t.saturating_sub(self.last_seen) <= CORROBORATION_SECS;
+        if fresh {
+            (self.weak, self.weak_score)
+        } else {
+            (0, 0)
+        }
+    }
+
     /// Whether an event at `t` arrives late: [`LATE_AFTER_SECS`] or more behind the latest event
     /// learned.
     pub fn is_late(&self, t: u32) -> bool {
@@ -650,10 +754,50 @@ impl Baseline {
         if self.state.is_retired() {
             return self.state;
         }
-        if self.events > 0 && now.saturating_sub(self.last_seen) >= cfg.dormancy_secs {
+        if self.events > 0 && now.saturating_sub(self.last_seen) >= self.dormant_after(cfg) {
             return CredentialState::Dormant;
         }
         self.state
+    }
+
+    /// Learns the hour-scale totals, their peaks and the silence before this event (in order,
+    /// before `last_seen` moves).
+    fn learn_pace(&mut self, obs: &Observation<'_>, w: f32, scored: Scored) {
+        let t = obs.t;
+        let idle = if self.events == 0 { 0 } else { t.saturating_sub(self.last_seen) };
+        if idle >= GAP_MIN_SECS && w > 0.0 {
+            let hours = idle as f32 / 3_600.0;
+            let p = self.gap_peak_hours.get() * GAP_PEAK_DECAY;
+            // An alerted silence (a dormant key waking) teaches at its weight, like any anomaly.
+            self.gap_peak_hours = Half::new(if hours > p { p + w * (hours - p) } else { p });
+            self.gaps = self.gaps.saturating_add(1);
+        }
+        // Peaks decay once a day: a 16-bit value rounds down by up to 0.8%, against 9% a day.
+        if self.events > 0 && t / 86_400 != self.last_seen / 86_400 {
+            let f = decay(idle, HOUR_PEAK_HALF_LIFE_SECS);
+            self.hour_count_peak = Half::new(self.hour_count_peak.get() * f);
+            self.hour_bytes_peak = Half::new(self.hour_bytes_peak.get() * f);
+        }
+        // The peaks learn each clock hour's totals when the next begins, so the hour in progress
+        // is judged against the hours before it, not against itself; an alerted event teaches
+        // them at its weight.
+        if self.events > 0 && t / HOUR_SECS != self.last_seen / HOUR_SECS {
+            let raise = |peak: Half, x: f32| {
+                let p = peak.get();
+                if x > p {
+                    Half::new(p + w * (x - p))
+                } else {
+                    peak
+                }
+            };
+            self.hour_count_peak = raise(self.hour_count_peak, self.hour_count);
+            self.hour_bytes_peak = raise(self.hour_bytes_peak, self.hour_bytes);
+        }
+        let (count, bytes) = self.hour_totals(t, obs.event.bytes_out.unwrap_or(0));
+        // A burst reported starts the count again: it is not reported again hours later on
+        // ordinary requests while it decays.
+        self.hour_count = if scored.rate_reported { 0.0 } else { count };
+        self.hour_bytes = if scored.volume_reported { 0.0 } else { bytes };
     }
 
     /// Teaches the baseline one observation with weight `w` in `[0, 1]`, with what scoring found
@@ -691,6 +835,16 @@ impl Baseline {
         if w > 0.0 {
             self.hours.learn(obs.hour_of_week);
         }
+        if scored.weak.0 != 0 {
+            let (had, score) = self.recent_weak(t);
+            // Each detector counts once: a weak signal repeated on every event of a session (an
+            // unusual hour) does not corroborate itself.
+            let added = if scored.weak.0 & !had != 0 { scored.weak.1 } else { 0 };
+            let miss = (1.0 - f32::from(score) / 100.0) * (1.0 - f32::from(added) / 100.0);
+            self.weak = had | scored.weak.0;
+            self.weak_score = (100.0 * (1.0 - miss)).round().min(100.0) as u8;
+            self.weak_at = (t / 60) as u16;
+        }
         if scored.privileged && w > 0.0 {
             self.privileged_ops = self.privileged_ops.saturating_add(1);
         }
@@ -711,16 +865,15 @@ impl Baseline {
             return;
         }
 
-        // Request rate per active minute.
-        let minute = t / 60;
-        if minute != self.minute {
-            if self.minute != 0 {
-                self.rate.update(self.minute_count as f32, RATE_ALPHA, w);
+        // Request rate per active minute (the current minute is `last_seen`'s).
+        if self.events == 0 || t / 60 != self.last_seen / 60 {
+            if self.events > 0 {
+                self.rate.update(f32::from(self.minute_count), RATE_ALPHA, w);
             }
-            self.minute = minute;
             self.minute_count = 0;
         }
-        self.minute_count += 1;
+        self.minute_count = self.minute_count.saturating_add(1);
+        self.learn_pace(obs, w, scored);
 
         // Short window: fold the closed one into its statistics, then add this event.
         if !self.short.contains(t, cfg.short_window_secs) {
@@ -728,7 +881,7 @@ impl Baseline {
                 let s = &self.short;
                 let st = &mut self.short_stats;
                 if s.sized > 0 {
-                    st.log_bytes.update(s.bytes.ln_1p() as f32, WINDOW_ALPHA, w);
+                    st.log_bytes.update(s.bytes.ln_1p(), WINDOW_ALPHA, w);
                 }
                 st.ops.update(s.ops.estimate(), WINDOW_ALPHA, w);
                 st.resources.update(s.resources.estimate(), WINDOW_ALPHA, w);

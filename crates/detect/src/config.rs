@@ -17,8 +17,13 @@ pub struct DetectConfig {
     pub mature_events: u32,
     /// Age before a credential can be `established`, seconds. Default 3 days.
     pub mature_age_secs: u32,
-    /// Idle time after which the next use is a dormant-credential reactivation, seconds.
-    /// Default 30 days.
+    /// The least idle time after which the next use can be a dormant-credential reactivation,
+    /// seconds: a credential is dormant when idle beyond this and beyond what its own cadence of
+    /// silences makes routine (a key used daily after about 4.5 days, a monthly job after two
+    /// months), and a credential first used this long after its `created` record is a dormant
+    /// key waking. Default 4 days: longer than the longest routine break of a working week
+    /// (Friday evening to Tuesday morning after a long weekend, about 3.6 days), so a weekday key
+    /// whose short history has not shown a weekend yet is not dormant over one.
     pub dormancy_secs: u32,
     /// Grace period after a rotation during which the old credential may still be used, seconds.
     /// Default 1 day.
@@ -62,7 +67,7 @@ impl Default for DetectConfig {
             learning_events: 10,
             mature_events: 50,
             mature_age_secs: 3 * DAY,
-            dormancy_secs: 30 * DAY,
+            dormancy_secs: 4 * DAY,
             rotation_grace_secs: DAY,
             alert_score: 60,
             min_confidence: 30,

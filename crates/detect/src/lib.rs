@@ -203,10 +203,13 @@ impl Engine {
             LearnPolicy::Weight(w) => w.clamp(0.0, 1.0),
             LearnPolicy::Never => 0.0,
         };
+        let reported = |d: Detector| verdict.is_alert() && verdict.signals.iter().any(|s| s.detector == d);
         let scored = Scored {
             unfamiliar_op: novelty.op_unfamiliar,
             privileged: novelty.privileged,
-            volume_reported: verdict.is_alert() && verdict.signals.iter().any(|s| s.detector == Detector::Exfiltration),
+            volume_reported: reported(Detector::Exfiltration),
+            rate_reported: reported(Detector::RateBurst),
+            weak: verdict.weak(),
         };
         baseline.learn(&obs, weight, scored, &view.cfg);
         mark_dirty(&mut self.changes, &mut baseline.dirty, key);
@@ -322,22 +325,20 @@ impl View {
         &self,
         b: &Baseline,
         obs: &Observation<'_>,
-        signals: Vec<Signal>,
+        mut signals: Vec<Signal>,
         state: CredentialState,
         new_client: bool,
     ) -> Verdict {
         if signals.is_empty() {
             return Verdict { state, ..Verdict::default() };
         }
-        // Noisy-OR: independent pieces of evidence reinforce each other. The first call of a
-        // catalogued operation raises both the behavioural privilege detector and the day-one
-        // one: one piece of evidence, counted once (the stronger).
-        let same_call = |d: Detector| matches!(d, Detector::PrivilegeEscalation | Detector::RiskyOperation);
-        let call = signals.iter().filter(|s| same_call(s.detector)).map(|s| s.score).max();
-        let miss_of = |score: u8| 1.0 - f32::from(score.min(100)) / 100.0;
-        let miss: f32 = signals.iter().filter(|s| !same_call(s.detector)).map(|s| miss_of(s.score)).product::<f32>()
-            * call.map_or(1.0, miss_of);
-        let score = (100.0 * (1.0 - miss)).round().min(100.0) as u8;
+        // Noisy-OR (`verdict::combine`); weak signals of other detectors earlier in the hour
+        // corroborate an event's own weak ones.
+        let mut score = verdict::combine(&signals);
+        if score < self.cfg.alert_score && verdict::corroborate(&mut signals, b.recent_weak(obs.t)) {
+            signals.sort_by_key(|s| std::cmp::Reverse(s.score));
+            score = verdict::combine(&signals);
+        }
         let maturity = b.maturity(&self.cfg, obs.t);
         let confidence = signals
             .iter()

@@ -11,6 +11,7 @@ use crate::population::{Dim, PeerProfile, Population};
 use crate::stats::{FreqTable, Lookup};
 use crate::verdict::{Detector, Signal};
 
+mod hourly;
 mod operation;
 use operation::{privilege, risky};
 
@@ -233,19 +234,10 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
         }
         risky(&scope, entry, &mut signals);
     }
-    if state == CredentialState::Dormant && b.events >= cfg.learning_events {
-        let idle = t.saturating_sub(b.last_seen);
-        signals.push(Signal::new(
-            Detector::DormantReactivation,
-            68,
-            format!("first use after {} idle", days(idle)),
-            format!(
-                "last used {}; dormancy threshold {}",
-                format_rfc3339_ms(to_ms(b.last_seen)),
-                days(cfg.dormancy_secs)
-            ),
-        ));
+    if nov.op_unfamiliar && established && !nov.privileged && changes_data(obs.event) {
+        new_operation(&scope, op, &mut signals);
     }
+    dormant(b, t, cfg, &mut signals);
     if established {
         unusual_hour(b, obs, &mut signals);
     }
@@ -256,6 +248,9 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
         concurrency(b, obs, &mut signals);
         rate(b, obs, ctx, &mut signals);
         volume(b, obs, cfg, &mut signals);
+        let fired = |d: &[Detector]| signals.iter().any(|s| d.contains(&s.detector));
+        let fired = [fired(&[Detector::RateBurst]), fired(&[Detector::Exfiltration, Detector::SlowExfiltration])];
+        hourly::hourly(b, obs, ctx, fired, &mut signals);
         window(b, obs, cfg, ctx.population.surge_factor(), nov.op_unfamiliar, &mut signals);
     }
 
@@ -281,6 +276,106 @@ pub fn score(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>) -> (Vec<Sig
     signals.retain(|s| s.score > 0);
     signals.sort_by_key(|s| std::cmp::Reverse(s.score));
     (signals, nov)
+}
+
+/// Whether a call changes or deletes something: by its HTTP method, else by the verb an
+/// AWS-style operation name starts with.
+fn changes_data(e: &credence_event::Event<'_>) -> bool {
+    const VERBS: [&str; 14] = [
+        "Create",
+        "Delete",
+        "Put",
+        "Update",
+        "Modify",
+        "Remove",
+        "Terminate",
+        "Attach",
+        "Detach",
+        "Set",
+        "Add",
+        "Restore",
+        "Revoke",
+        "Cancel",
+    ];
+    match e.http_method.as_deref() {
+        Some(m) => matches!(m, "POST" | "PUT" | "PATCH" | "DELETE"),
+        None => {
+            let op = e.operation.as_ref();
+            let first = op.split_whitespace().next().unwrap_or("");
+            matches!(first, "POST" | "PUT" | "PATCH" | "DELETE") || VERBS.iter().any(|v| op.starts_with(v))
+        }
+    }
+}
+
+/// A first-ever changing operation of an established credential, new to its peers too: weak,
+/// scored by how rarely the credential meets new operations (a person exploring scores less than
+/// a service with five calls), at most [`crate::verdict::NEW_OPERATION_MAX_SCORE`].
+fn new_operation(s: &Scope<'_>, op: Lookup, out: &mut Vec<Signal>) {
+    let Scope { b, obs, ctx, .. } = *s;
+    let score = novelty_score(op.surprise_bits()).min(f32::from(crate::verdict::NEW_OPERATION_MAX_SCORE));
+    if score < 1.0 {
+        return;
+    }
+    out.push(Signal::new(
+        Detector::NewOperation,
+        score as u8,
+        format!("first call of {} (changes data)", obs.event.operation),
+        format!(
+            "never made by this credential in {} of history, nor by its peers; usual operations: {}",
+            s.history(),
+            usual(&b.ops, |k| ctx.population.op_label(k))
+        ),
+    ));
+}
+
+/// Score of a dormant credential waking just past its threshold: below the alert score, a weak
+/// signal that corroborates a new origin, client or operation (a returning owner looks like it
+/// too: on the demo world, at 68 the silences of 4 to 7 days just past the bar raised 9 to 13
+/// false alarms a seed, where the fixed 7-day threshold had raised about 2).
+const DORMANT_SCORE: f32 = 55.0;
+/// Score added per doubling of the idle time beyond the threshold: 1.3 times it alerts (Low),
+/// 2.5 times it (a key used daily, back after ten days) and a credential first used months after
+/// its creation are Medium alone.
+const DORMANT_SCORE_PER_DOUBLING: f32 = 15.0;
+/// Most a dormancy scores alone: Medium, never High without other evidence.
+const DORMANT_MAX_SCORE: f32 = 85.0;
+
+/// A credential used after a silence its own cadence makes improbable, or for the first time long
+/// after it was created (see [`Baseline::dormancy`]).
+fn dormant(b: &Baseline, t: u32, cfg: &DetectConfig, out: &mut Vec<Signal>) {
+    if b.events > 0 && b.events < cfg.learning_events {
+        return;
+    }
+    let Some(idle) = b.dormancy(cfg, t) else { return };
+    let threshold = if b.events == 0 { cfg.dormancy_secs } else { b.dormant_after(cfg) };
+    let beyond = (idle as f32 / threshold.max(1) as f32).max(1.0).log2();
+    let score = (DORMANT_SCORE + DORMANT_SCORE_PER_DOUBLING * beyond).min(DORMANT_MAX_SCORE) as u8;
+    let (observed, baseline) = if b.events == 0 {
+        (
+            format!("first use, {} after the credential was created", days(idle)),
+            format!(
+                "created {} and never used since; a credential unused for {} is dormant",
+                format_rfc3339_ms(to_ms(b.first_seen)),
+                days(cfg.dormancy_secs)
+            ),
+        )
+    } else {
+        let longest = (b.gap_peak_hours.get() * 3_600.0) as u32;
+        let usual = if b.gaps == 0 {
+            "no silence of an hour or more before".to_string()
+        } else {
+            format!("its longest silence lately {} (of {} seen)", days(longest), b.gaps)
+        };
+        (
+            format!("first use after {} idle", days(idle)),
+            format!(
+                "last used {}; {usual}; dormant from {} idle for this credential",
+                format_rfc3339_ms(to_ms(b.last_seen)),
+                days(b.dormant_after(cfg))
+            ),
+        )
+    };
+    out.push(Signal::new(Detector::DormantReactivation, score, observed, baseline));
 }
 
 fn ghost(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Signal>) {
@@ -578,7 +673,8 @@ fn rate(b: &Baseline, obs: &Observation<'_>, ctx: &Context<'_>, out: &mut Vec<Si
     };
     // A spike within a minute.
     if b.rate.n >= RATE_MIN_MINUTES {
-        let count = if obs.t / 60 == b.minute { b.minute_count + 1 } else { 1 } as f32;
+        let same_minute = b.events > 0 && obs.t / 60 == b.last_seen / 60;
+        let count = if same_minute { f32::from(b.minute_count) + 1.0 } else { 1.0 };
         let threshold =
             RATE_MIN_PER_MINUTE.max(b.rate.mean * RATE_MIN_RATIO).max(b.rate.mean + 8.0 * b.rate.sd(1.0)) * surge;
         if count >= threshold {
@@ -620,7 +716,7 @@ fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
     let this_f = this as f64;
     let st = &b.short_stats.log_bytes;
     let in_short = b.short.contains(obs.t, cfg.short_window_secs);
-    let (sum, n) = if in_short { (b.short.bytes + this_f, b.short.events + 1) } else { (this_f, 1) };
+    let (sum, n) = if in_short { (f64::from(b.short.bytes) + this_f, b.short.events + 1) } else { (this_f, 1) };
     let mut fired = false;
     if st.n >= 10 && sum >= EXFIL_MIN_BYTES {
         let ln = sum.ln_1p() as f32;

@@ -42,7 +42,16 @@ pub enum Detector {
     /// keys, shared snapshots, secrets read, ...), the first time this credential makes it:
     /// raised at the catalogue's severity, with no baseline needed.
     RiskyOperation,
+    /// An operation that changes or deletes something (a refund, a deletion, a new webhook),
+    /// never made by this established credential nor by its peers: weak alone (at most
+    /// [`NEW_OPERATION_MAX_SCORE`]), evidence when an unusual hour, a new client or a new origin
+    /// comes with it.
+    NewOperation,
 }
+
+/// The most a first-ever changing operation scores: below the alert score, so alone it never
+/// alerts, and enough that with a strong unusual hour (at most 40) it does.
+pub const NEW_OPERATION_MAX_SCORE: u8 = 35;
 
 /// Whether a detector speaks of an attack or of an operational problem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +65,7 @@ pub enum Category {
 
 impl Detector {
     /// Every detector, for metrics.
-    pub const ALL: [Detector; 15] = [
+    pub const ALL: [Detector; 16] = [
         Detector::GhostCredential,
         Detector::NewOrigin,
         Detector::NewClient,
@@ -72,6 +81,7 @@ impl Detector {
         Detector::PrivilegeEscalation,
         Detector::DormantReactivation,
         Detector::RiskyOperation,
+        Detector::NewOperation,
     ];
 
     /// Stable identifier, as in findings and metric labels.
@@ -92,6 +102,7 @@ impl Detector {
             Detector::PrivilegeEscalation => "privilege_escalation",
             Detector::DormantReactivation => "dormant_reactivation",
             Detector::RiskyOperation => "risky_operation",
+            Detector::NewOperation => "new_operation",
         }
     }
 
@@ -113,6 +124,7 @@ impl Detector {
             Detector::PrivilegeEscalation => "Privilege or security-control change never made before",
             Detector::DormantReactivation => "Dormant credential reactivated",
             Detector::RiskyOperation => "Risky operation, first made by this credential",
+            Detector::NewOperation => "Data changed by an operation this credential never made",
         }
     }
 
@@ -130,6 +142,7 @@ impl Detector {
             | Detector::ImpossibleTravel
             | Detector::ConcurrentUse
             | Detector::UnusualHour
+            | Detector::NewOperation
             | Detector::DormantReactivation => (Tactic::InitialAccess, "T1078.004", "Valid Accounts: Cloud Accounts"),
             Detector::AccessProbing => (Tactic::Discovery, "T1069", "Permission Groups Discovery"),
             Detector::Enumeration => (Tactic::Discovery, "T1526", "Cloud Service Discovery"),
@@ -142,6 +155,18 @@ impl Detector {
             Detector::RateBurst | Detector::ExpiredTokenStorm => return None,
         };
         Some(Attack::new(tactic, technique, name))
+    }
+
+    /// This detector's bit in a set of detectors (`Baseline::weak`).
+    pub fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    /// Whether a signal of this detector too weak to alert alone can corroborate another
+    /// detector's: evidence about who uses the credential and what they do with it. Operational
+    /// trouble corroborates no attack, and a ghost credential always alerts.
+    pub fn corroborates(self) -> bool {
+        self.category() == Category::Security && self != Detector::GhostCredential
     }
 
     /// Security or operational.
@@ -167,6 +192,7 @@ impl Detector {
             Detector::PrivilegeEscalation => "Review and roll back the changes (new keys, attached policies, role trust changes, stopped or deleted audit logs); revoke the credential if the owner did not make them.",
             Detector::DormantReactivation => "Confirm the owner resumed using this credential; dormant credentials are prime targets—retire it if it is no longer needed.",
             Detector::RiskyOperation => "Confirm with the credential's owner that they made this call; if not, undo what it changed and revoke the credential.",
+            Detector::NewOperation => "Confirm with the credential's owner that they made these changes; if not, undo them and revoke the credential.",
         }
     }
 }
@@ -323,6 +349,58 @@ impl Verdict {
     pub fn primary(&self) -> Option<Detector> {
         self.signals.first().map(|s| s.detector)
     }
+
+    /// The signals of an event that did not alert that can corroborate later ones
+    /// ([`Detector::corroborates`]): their detectors (bits) and their noisy-OR score.
+    pub fn weak(&self) -> (u16, u8) {
+        if self.is_alert() {
+            return (0, 0);
+        }
+        let weak = self.signals.iter().filter(|s| s.detector.corroborates());
+        let (mask, miss) =
+            weak.fold((0u16, 1.0f32), |(m, miss), s| (m | s.detector.bit(), miss * (1.0 - f32::from(s.score) / 100.0)));
+        (mask, (100.0 * (1.0 - miss)).round().min(100.0) as u8)
+    }
+}
+
+/// Combines signals by noisy-OR into a score 0–100: independent pieces of evidence reinforce each
+/// other. The first call of a catalogued operation raises both the behavioural privilege detector
+/// and the day-one one: one piece of evidence, counted once (the stronger).
+pub fn combine(signals: &[Signal]) -> u8 {
+    let same_call = |d: Detector| matches!(d, Detector::PrivilegeEscalation | Detector::RiskyOperation);
+    let call = signals.iter().filter(|s| same_call(s.detector)).map(|s| s.score).max();
+    let miss_of = |score: u8| 1.0 - f32::from(score.min(100)) / 100.0;
+    let miss: f32 = signals.iter().filter(|s| !same_call(s.detector)).map(|s| miss_of(s.score)).product::<f32>()
+        * call.map_or(1.0, miss_of);
+    (100.0 * (1.0 - miss)).round().min(100.0) as u8
+}
+
+/// Adds the weak signals of other detectors seen on the credential within the last hour
+/// (`earlier`: their detectors and noisy-OR score, from `Baseline::recent_weak`) to an event's
+/// own weak signals, one per earlier detector, sharing the earlier score: an unusual hour, a new
+/// client and a first administrative call are each what an owner sometimes does; one session with
+/// all three is what someone else with the key does. Only an event with a weak signal of its own
+/// that corroborates (a detector not among the earlier ones) is lifted; returns whether any was
+/// added.
+pub fn corroborate(signals: &mut Vec<Signal>, (earlier, score): (u16, u8)) -> bool {
+    let own = signals.iter().filter(|s| s.detector.corroborates()).fold(0u16, |m, s| m | s.detector.bit());
+    let others = earlier & !own;
+    if own == 0 || others == 0 || score == 0 {
+        return false;
+    }
+    // Each earlier detector's share of the earlier score (so that together they weigh it); only
+    // the detectors this event does not carry itself are added.
+    let k = earlier.count_ones() as f32;
+    let each = 100.0 * (1.0 - (1.0 - f32::from(score) / 100.0).powf(1.0 / k));
+    for d in Detector::ALL.into_iter().filter(|d| others & d.bit() != 0) {
+        signals.push(Signal::new(
+            d,
+            each.round() as u8,
+            format!("a weak {} signal on this credential within the last hour", d.as_str()),
+            "below the alert score alone; corroborated by this event's own".into(),
+        ));
+    }
+    true
 }
 
 #[cfg(test)]

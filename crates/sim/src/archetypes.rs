@@ -142,7 +142,15 @@ impl Builder<'_> {
             left -= size;
             let (p, s) = (self.pick(names::SERVICE_PREFIX), self.pick(names::SERVICE_SUFFIX));
             let svc = self.unique(&format!("{p}-{s}"));
+            // A world's vocabulary moves the share of REST routes; the AWS side keeps its split.
             let u: f64 = self.rng.gen();
+            let u = self.cfg.rest_share.map_or(u, |r| {
+                if u < 1.0 - r {
+                    u / (1.0 - r) * 0.65
+                } else {
+                    0.65 + (u - (1.0 - r)) / r * 0.35
+                }
+            });
             let (kind, style) = if u < 0.45 {
                 (KeyKind::TempHourly, Style::Aws)
             } else if u < 0.65 {
@@ -248,6 +256,13 @@ impl Builder<'_> {
             let team = self.pick(names::TEAMS);
             let team = self.unique(team);
             let u: f64 = self.rng.gen();
+            let u = self.cfg.rest_share.map_or(u, |r| {
+                if u < 1.0 - r {
+                    u / (1.0 - r) * 0.7
+                } else {
+                    0.7 + (u - (1.0 - r)) / r * 0.3
+                }
+            });
             let (style, family) = if u < 0.45 {
                 (Style::Aws, &catalogue::HUMAN_AWS_FAMILIES[0])
             } else if u < 0.6 {

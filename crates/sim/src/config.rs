@@ -70,6 +70,59 @@ pub struct SimConfig {
     pub rotations: f64,
     /// Population split between archetypes.
     pub mix: ArchetypeMix,
+    /// Share of services and people calling REST routes (`GET /v1/orders/{id}`) rather than AWS
+    /// APIs (`DescribeInstances`): the operation vocabulary. Default 0.35 for services and 0.3
+    /// for people, the demo's.
+    pub rest_share: Option<f64>,
+    /// How an attack's intensity and duration are drawn: the demo's by default.
+    pub attacks: AttackShape,
+}
+
+/// The intensity and duration of injected attacks, where a world varies them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AttackShape {
+    /// Rate burst: its duration, minutes.
+    pub burst_minutes: (f64, f64),
+    /// Rate burst: its rate, times the victim's usual.
+    pub burst_ratio: (f64, f64),
+    /// Rate burst: its least rate, requests an hour (the demo's bursts are never sparse).
+    pub burst_min_per_hour: f64,
+    /// Rate burst: the victim's least usual requests a day.
+    pub burst_min_daily: f64,
+    /// Slow exfiltration: its duration, minutes.
+    pub slow_minutes: (f64, f64),
+    /// Slow exfiltration: each response's size, times its usual.
+    pub slow_bytes: (f32, f32),
+    /// Slow exfiltration: the rate of its requests, times the victim's usual (at least 12 an
+    /// hour).
+    pub slow_rate: (f64, f64),
+    /// Exfiltration: each response's size, times its usual (AWS-style calls; REST routes a
+    /// tenth of it, at least 3x).
+    pub exfil_bytes: (f32, f32),
+    /// Dormant reactivation: the silence before the key wakes, days (default: the dormancy
+    /// threshold plus three days and more).
+    pub dormant_idle_days: Option<(f64, f64)>,
+    /// Dormant reactivation: share of the dormant keys that were created months before the
+    /// period and are first used in it.
+    pub dormant_created_share: f64,
+}
+
+impl Default for AttackShape {
+    fn default() -> Self {
+        AttackShape {
+            burst_minutes: (5.0, 15.0),
+            burst_ratio: (20.0, 60.0),
+            burst_min_per_hour: 600.0,
+            burst_min_daily: 40.0,
+            slow_minutes: (180.0, 480.0),
+            slow_bytes: (3.0, 6.0),
+            slow_rate: (0.8, 1.5),
+            exfil_bytes: (15.0, 60.0),
+            dormant_idle_days: None,
+            dormant_created_share: 0.0,
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -88,6 +141,8 @@ impl Default for SimConfig {
             created_mid_stream: 0.08,
             rotations: 0.02,
             mix: ArchetypeMix::default(),
+            rest_share: None,
+            attacks: AttackShape::default(),
         }
     }
 }
@@ -97,6 +152,51 @@ impl SimConfig {
     /// (a few hundred thousand events).
     pub fn small() -> SimConfig {
         SimConfig { credentials: 300, days: 10, incidents_per_kind: 3, confounders_per_kind: 1, ..SimConfig::default() }
+    }
+
+    /// World `n`: a population, vocabulary and attack repertoire drawn from `n`, unlike the
+    /// demo's (archetype mix, share of REST routes, activity level, share of keys issued
+    /// mid-stream; bursts of 23–50x a credential's own rate lasting 36 minutes to 3 hours from
+    /// as little as a few calls an hour, slow exfiltration of 2–3x responses over 6–28 hours,
+    /// bulk reads of 34–150x, dormant keys silent 5–10 days or created months before their first
+    /// use). The stream's seed is `n` too. Worlds are how detection is measured beyond the world
+    /// it was built on: `scripts/eval-worlds.sh` keeps some for tuning and holds others out.
+    pub fn world(n: u64) -> SimConfig {
+        use rand::{Rng, SeedableRng};
+        // A generator of its own, so the world's shape and its stream (seed `n`) are unrelated.
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(n ^ 0x05ee_d0f3_042d);
+        let mut w = |lo: f64, hi: f64| rng.gen_range(lo..hi);
+        let mix = ArchetypeMix {
+            services: w(0.1, 0.6),
+            humans: w(0.1, 0.5),
+            ci: w(0.02, 0.15),
+            partners: w(0.02, 0.2),
+            mobile: w(0.0, 0.4),
+        };
+        let (b0, b1) = (w(23.0, 30.0), w(35.0, 50.0));
+        let (d0, d1) = (w(5.0, 6.0), w(7.0, 10.0));
+        let attacks = AttackShape {
+            burst_minutes: (36.0, 180.0),
+            burst_ratio: (b0, b1),
+            burst_min_per_hour: 60.0,
+            burst_min_daily: w(30.0, 100.0),
+            slow_minutes: (360.0, 1_680.0),
+            slow_bytes: (2.0, 3.0),
+            slow_rate: (0.8, 1.5),
+            exfil_bytes: (34.0, 150.0),
+            dormant_idle_days: Some((d0, d1)),
+            dormant_created_share: w(0.2, 0.5),
+        };
+        SimConfig {
+            seed: n,
+            activity_scale: w(0.4, 1.6),
+            created_mid_stream: w(0.03, 0.15),
+            rotations: w(0.0, 0.05),
+            mix,
+            rest_share: Some(w(0.1, 0.8)),
+            attacks,
+            ..SimConfig::default()
+        }
     }
 
     /// The same configuration with another seed.

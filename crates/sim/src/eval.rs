@@ -20,6 +20,8 @@ pub const DEFAULT_SLACK_MS: i64 = 30 * MINUTE_MS;
 
 /// OCSF `severity_id` at and above which a finding is high severity (4 High, 5 Critical, 6 Fatal).
 pub const HIGH_SEVERITY: u8 = 4;
+/// OCSF `severity_id` of Medium.
+pub const MEDIUM_SEVERITY: u8 = 3;
 
 /// One finding as the evaluation sees it.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +43,7 @@ pub struct ObservedFinding<'a> {
 #[derive(Clone, Debug, Default)]
 struct Hits {
     findings: u64,
+    medium: u64,
     high: u64,
     detectors: BTreeMap<String, u64>,
 }
@@ -57,6 +60,11 @@ pub struct Evaluation {
     on_incident: u64,
     on_confounder_only: u64,
     high_unmatched: u64,
+    /// Findings at Medium or above, and those of them on an incident.
+    findings_medium: u64,
+    on_incident_medium: u64,
+    /// High or Critical findings on no incident (on a confounder or on nothing).
+    high_false: u64,
     /// Findings on no incident by the detector that raised them (the strongest).
     false_alarms_by: BTreeMap<String, u64>,
 }
@@ -89,6 +97,9 @@ impl Evaluation {
             on_incident: 0,
             on_confounder_only: 0,
             high_unmatched: 0,
+            findings_medium: 0,
+            on_incident_medium: 0,
+            high_false: 0,
             false_alarms_by: BTreeMap::new(),
         }
     }
@@ -123,6 +134,8 @@ impl Evaluation {
         self.findings += 1;
         let ids = self.matches(f);
         let high = f.severity >= HIGH_SEVERITY;
+        let medium = f.severity >= MEDIUM_SEVERITY;
+        self.findings_medium += u64::from(medium);
         // A finding on an incident is the incident's, even when it overlaps a confounder (a
         // population-wide surge matches every finding in its hours): only findings on no
         // incident count against a confounder.
@@ -133,6 +146,7 @@ impl Evaluation {
             }
             let h = &mut self.hits[id as usize];
             h.findings += 1;
+            h.medium += u64::from(medium);
             h.high += u64::from(high);
             for d in f.detectors {
                 *h.detectors.entry((*d).to_owned()).or_insert(0) += 1;
@@ -140,8 +154,10 @@ impl Evaluation {
         }
         if incident {
             self.on_incident += 1;
+            self.on_incident_medium += u64::from(medium);
             return;
         }
+        self.high_false += u64::from(high);
         if ids.is_empty() {
             self.high_unmatched += u64::from(high);
         } else {
@@ -159,6 +175,7 @@ impl Evaluation {
                 kind,
                 incidents: 0,
                 detected: 0,
+                detected_medium: 0,
                 detected_high: 0,
                 recall: 0.0,
                 detectors: Vec::new(),
@@ -182,6 +199,7 @@ impl Evaluation {
                 } else {
                     missed.push(id as u32);
                 }
+                row.detected_medium += u64::from(h.medium > 0);
                 row.detected_high += u64::from(h.high > 0);
                 let d = detectors.entry(*kind).or_default();
                 for (name, n) in &h.detectors {
@@ -204,6 +222,9 @@ impl Evaluation {
             high_severity_unmatched: self.high_unmatched,
             false_alarms_by_detector: most_first(self.false_alarms_by.clone()),
             precision: ratio(self.on_incident, self.findings),
+            findings_medium: self.findings_medium,
+            precision_medium: ratio(self.on_incident_medium, self.findings_medium),
+            high_severity_false: self.high_false,
             recall: ratio(detected, total),
             missed,
         }
@@ -234,6 +255,8 @@ pub struct IncidentRow {
     pub incidents: u64,
     /// Incidents with at least one matching finding.
     pub detected: u64,
+    /// Of those, detected by a finding at Medium or above.
+    pub detected_medium: u64,
     /// Incidents with at least one matching high-severity finding.
     pub detected_high: u64,
     /// `detected / incidents`.
@@ -278,6 +301,12 @@ pub struct Report {
     pub false_alarms_by_detector: Vec<(String, u64)>,
     /// `incident_findings / findings`.
     pub precision: f64,
+    /// Findings at Medium or above.
+    pub findings_medium: u64,
+    /// Share of the findings at Medium or above on an incident.
+    pub precision_medium: f64,
+    /// High or Critical findings on no incident (a benign confounder or nothing).
+    pub high_severity_false: u64,
     /// Detected incidents over all incidents.
     pub recall: f64,
     /// Ids of undetected incidents.

@@ -80,7 +80,7 @@ pub fn profile(subject: Pseudonym, b: &Baseline, population: &Population, cfg: &
         hour_of_week: (0..168).map(|h| if hours.total() == 0 { 0.0 } else { hours.relative(h) }).collect(),
         requests_per_minute: (b.rate.mean, b.rate.sd(0.0)),
         typical_response_bytes: (b.volume.n > 0).then(|| f64::from(b.volume.mean).exp_m1().max(0.0)),
-        privileged_operations: b.privileged_ops,
+        privileged_operations: u16::from(b.privileged_ops),
     }
 }
 

@@ -40,23 +40,36 @@ impl Ctx<'_> {
             c.first().copied()
         };
         let Some(v) = pick(self, Some(prefer)).or_else(|| pick(self, None)) else { return };
+        let shape = self.cfg.attacks.clone();
         let dorm = (self.cfg.dormancy_days * DAY_MS as f64) as i64;
         let dur = minutes(self.rng, 10.0, 90.0);
+        // A key created months before the period, first used in it.
+        let created = shape.dormant_created_share > 0.0 && self.rng.gen_bool(shape.dormant_created_share.min(1.0));
         // Silent from day 1–2, earlier when the stream is too short for the threshold.
-        let latest = end - dur - 30 * MINUTE_MS - dorm - 2 * HOUR_MS;
+        let idle = shape.dormant_idle_days.map(|(lo, hi)| (self.rng.gen_range(lo..hi) * DAY_MS as f64) as i64);
+        let latest = end - dur - 30 * MINUTE_MS - idle.unwrap_or(dorm) - 2 * HOUR_MS;
         let silent = (start + self.rng.gen_range(DAY_MS..2 * DAY_MS)).min(latest);
         if silent < start + 6 * HOUR_MS {
             return;
         }
         let hi = end - dur - 30 * MINUTE_MS - silent;
         let lo = (dorm + 3 * DAY_MS).min(hi - DAY_MS).max(dorm + 2 * HOUR_MS);
-        if hi < lo {
-            return;
-        }
-        let r = silent + self.rng.gen_range(lo..=hi);
+        let r = match idle {
+            _ if created => self.rng.gen_range(self.lo..self.hi.max(self.lo + 1)),
+            Some(idle) => silent + idle,
+            None if hi < lo => return,
+            None => silent + self.rng.gen_range(lo..=hi),
+        };
         let a = &mut self.pop.actors[v];
         a.used = true;
+        let silent = if created { start } else { silent };
         a.pause(silent, end);
+        if created {
+            let key = a.long_key_at(r).clone();
+            let issued = start - (self.rng.gen_range(60.0..180.0) * DAY_MS as f64) as i64;
+            self.lifecycle(issued, &key, LifecycleAction::Created, "issued", None);
+        }
+        let a = &mut self.pop.actors[v];
         let (key, home, style) = (a.long_key_at(r).clone(), a.home_city, a.style);
         let home_asn = owner_origin(a, &self.pop.groups[a.group as usize], &self.pop.nets, silent, self.rng).asn;
         let label = self.label(kind, r, r + dur, String::new());
@@ -76,12 +89,16 @@ impl Ctx<'_> {
         self.plan.scripts.push(s);
         self.incidents.push((r, r + dur));
         self.label_victim(label, v, &[key], n);
-        self.plan.labels[label as usize].detail = format!(
-            "last used {}, idle {:.1} days (threshold {} days), then {n} requests {from}",
-            when(silent),
-            (r - silent) as f64 / DAY_MS as f64,
-            self.cfg.dormancy_days
-        );
+        self.plan.labels[label as usize].detail = if created {
+            format!("created months before the period and never used, then {n} requests {from}")
+        } else {
+            format!(
+                "last used {}, idle {:.1} days (threshold {} days), then {n} requests {from}",
+                when(silent),
+                (r - silent) as f64 / DAY_MS as f64,
+                self.cfg.dormancy_days
+            )
+        };
     }
 
     /// A key revoked (rotation or offboarding) and later used successfully, looking normal.

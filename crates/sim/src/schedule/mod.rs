@@ -153,6 +153,15 @@ fn spec(kind: ScenarioKind) -> Spec {
     }
 }
 
+/// A victim spec with a world's attack shape applied.
+fn spec_in(kind: ScenarioKind, cfg: &SimConfig) -> Spec {
+    let sp = spec(kind);
+    match kind {
+        ScenarioKind::RateBurst => Spec { min_daily: cfg.attacks.burst_min_daily, ..sp },
+        _ => sp,
+    }
+}
+
 impl Ctx<'_> {
     fn label(&mut self, kind: ScenarioKind, start: i64, end: i64, detail: String) -> u32 {
         let id = self.plan.labels.len() as u32;
@@ -217,7 +226,7 @@ impl Ctx<'_> {
 
     /// Chooses a victim and a time in `[a, b)` with `hist` of prior activity and `dur` after.
     fn victim(&mut self, kind: ScenarioKind, j: u32, (a, b): (i64, i64), hist: i64, dur: i64) -> Option<(usize, i64)> {
-        let sp = spec(kind);
+        let sp = spec_in(kind, self.cfg);
         let prefer = sp.archs[(j as usize + kind as usize) % sp.archs.len()];
         for arch in [Some(prefer), None] {
             let mut cands: Vec<usize> =
@@ -442,13 +451,15 @@ impl Ctx<'_> {
     /// Incidents that add attacker traffic on top of the victim's own.
     fn attack(&mut self, kind: ScenarioKind, j: u32, stratum: (i64, i64), hist: i64) {
         use ScenarioKind::*;
+        let shape = self.cfg.attacks.clone();
         let dur = match kind {
             StolenKeyNewOrigin => minutes(self.rng, 10.0, 60.0),
             ImpossibleTravel => minutes(self.rng, 5.0, 30.0),
             ConcurrentUse => minutes(self.rng, 30.0, 60.0),
             Enumeration | DenialProbing => minutes(self.rng, 3.0, 15.0),
             Exfiltration => minutes(self.rng, 5.0, 20.0),
-            SlowExfiltration => minutes(self.rng, 180.0, 480.0),
+            SlowExfiltration => minutes(self.rng, shape.slow_minutes.0, shape.slow_minutes.1),
+            RateBurst => minutes(self.rng, shape.burst_minutes.0, shape.burst_minutes.1),
             PrivilegeEscalation => minutes(self.rng, 5.0, 30.0),
             _ => minutes(self.rng, 5.0, 15.0),
         };
@@ -531,11 +542,11 @@ impl Ctx<'_> {
                 s.p_special = 1.0;
                 if style == Style::Aws {
                     s.ops = op_ids(catalogue::AWS_EXFIL);
-                    s.bytes_mult = (15.0, 60.0);
+                    s.bytes_mult = shape.exfil_bytes;
                     self.rng.gen_range(80..=400)
                 } else {
                     s.ops = op_ids(catalogue::REST_EXFIL);
-                    s.bytes_mult = (3.0, 8.0);
+                    s.bytes_mult = ((shape.exfil_bytes.0 / 5.0).max(3.0), (shape.exfil_bytes.1 / 7.5).max(8.0));
                     self.rng.gen_range(60..=300)
                 }
             }
@@ -550,8 +561,8 @@ impl Ctx<'_> {
                 }
                 s.ops = read_ops(&self.pop.actors[v]);
                 s.p_special = 1.0;
-                s.bytes_mult = (3.0, 6.0);
-                let per_hour = (daily / 24.0).max(12.0) * self.rng.gen_range(0.8..1.5);
+                s.bytes_mult = shape.slow_bytes;
+                let per_hour = (daily / 24.0).max(12.0) * self.rng.gen_range(shape.slow_rate.0..shape.slow_rate.1);
                 (per_hour * dur as f64 / HOUR_MS as f64).clamp(30.0, 1_500.0) as u32
             }
             _ => {
@@ -562,7 +573,9 @@ impl Ctx<'_> {
                 } else {
                     s.owner_place = owner_place(self);
                 }
-                let per_hour = (daily / 24.0 * 2.0 * self.rng.gen_range(10.0..30.0)).max(600.0);
+                // (Drawn as half the ratio, doubled: the demo's streams stay as they were.)
+                let half = self.rng.gen_range(shape.burst_ratio.0 / 2.0..shape.burst_ratio.1 / 2.0);
+                let per_hour = (daily / 24.0 * 2.0 * half).max(shape.burst_min_per_hour);
                 (per_hour * dur as f64 / HOUR_MS as f64).clamp(80.0, 5_000.0) as u32
             }
         };
