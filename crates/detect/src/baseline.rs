@@ -712,7 +712,8 @@ impl Baseline {
             return (self.state == CredentialState::New && age >= cfg.dormancy_secs).then_some(age);
         }
         let idle = t.saturating_sub(self.last_seen);
-        (idle >= self.dormant_after(cfg)).then_some(idle)
+        // The floor first: the cadence's logarithm only for the rare long silence.
+        (idle >= cfg.dormancy_secs && idle >= self.dormant_after(cfg)).then_some(idle)
     }
 
     /// The hour-scale request count and response bytes as of `t`, with `bytes` more: (count,
@@ -754,7 +755,8 @@ impl Baseline {
         if self.state.is_retired() {
             return self.state;
         }
-        if self.events > 0 && now.saturating_sub(self.last_seen) >= self.dormant_after(cfg) {
+        let idle = now.saturating_sub(self.last_seen);
+        if self.events > 0 && idle >= cfg.dormancy_secs && idle >= self.dormant_after(cfg) {
             return CredentialState::Dormant;
         }
         self.state
