@@ -215,6 +215,22 @@ impl SimConfig {
 mod tests {
     use super::*;
 
+    /// A world is drawn from its number alone, differs from the demo's and from other worlds, and
+    /// has the attacks the issue describes.
+    #[test]
+    fn worlds_are_reproducible_and_unlike_the_demo() {
+        let w = SimConfig::world(101);
+        assert_eq!(w, SimConfig::world(101));
+        assert_ne!(w, SimConfig::world(102));
+        assert_ne!(w.mix, ArchetypeMix::default());
+        assert_eq!(w.seed, 101);
+        let a = &w.attacks;
+        assert!(a.burst_ratio.0 >= 23.0 && a.burst_ratio.1 <= 50.0 && a.burst_minutes == (36.0, 180.0));
+        assert!(a.dormant_idle_days.is_some_and(|(lo, hi)| lo >= 5.0 && hi <= 10.0));
+        assert!(a.dormant_created_share > 0.0);
+        assert_eq!(SimConfig::default().attacks, AttackShape::default());
+    }
+
     #[test]
     fn partial_json_fills_defaults() {
         let cfg: SimConfig = serde_json::from_str(r#"{"seed": 5, "mix": {"mobile": 0.0}}"#).unwrap();
