@@ -412,8 +412,8 @@ struct Record<'a> {
     country_code: Option<&'a str>,
     city: Option<CityField>,
     location: Option<LocationField>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
+    latitude: Option<Coordinate>,
+    longitude: Option<Coordinate>,
     autonomous_system_number: Option<u32>,
     #[serde(borrow)]
     autonomous_system_organization: Option<&'a str>,
@@ -437,8 +437,38 @@ enum CityField {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct LocationField {
-    latitude: Option<f64>,
-    longitude: Option<f64>,
+    latitude: Option<Coordinate>,
+    longitude: Option<Coordinate>,
+}
+
+/// A coordinate stored as a double (MaxMind) or a float (ip-location-db): the reader hands each
+/// over as it is stored and refuses to widen a float where a double is asked for.
+#[derive(Clone, Copy)]
+struct Coordinate(f64);
+
+impl<'de> Deserialize<'de> for Coordinate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Coordinate, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Coordinate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_f32<E>(self, v: f32) -> Result<Coordinate, E> {
+                Ok(Coordinate(f64::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Coordinate, E> {
+                Ok(Coordinate(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Coordinate, E> {
+                Ok(Coordinate(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Coordinate, E> {
+                Ok(Coordinate(v as f64))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Record<'_> {
@@ -455,7 +485,7 @@ impl Record<'_> {
             Some(LocationField { latitude: Some(lat), longitude: Some(lon) }) => (Some(lat), Some(lon)),
             _ => (self.latitude, self.longitude),
         };
-        let geo = lat.zip(lon).and_then(|(lat, lon)| GeoPoint::new(lat, lon));
+        let geo = lat.zip(lon).and_then(|(lat, lon)| GeoPoint::new(lat.0, lon.0));
         Located {
             country,
             city,
