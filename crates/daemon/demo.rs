@@ -164,10 +164,7 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<Report> {
             let labels = observed(f, |x| eval.matches(x));
             let benign = labels.iter().all(|&l| truth.label(l).is_none_or(|x| x.kind.is_confounder()));
             if benign {
-                unmatched.push(alert_text(&credence_finding::FindingUpdate {
-                    activity: Activity::Create,
-                    finding: f.clone(),
-                }));
+                unmatched.push(alert_text(&credence_finding::FindingUpdate::close(f.clone())));
             }
         }
         if events % 8192 == 0 {

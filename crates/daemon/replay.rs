@@ -10,7 +10,7 @@ use credence_detect::{DetectConfig, Engine, KeySpace, Severity};
 use credence_event::lifecycle::LifecycleEvent;
 use credence_event::{Decoder, FieldMapping, Format, Pseudonymizer};
 use credence_finding::ocsf::{render, Product};
-use credence_finding::Aggregator;
+use credence_finding::{Aggregator, FindingUpdate};
 use credence_state::snapshot;
 
 use crate::input::{self, for_each_message};
@@ -54,6 +54,14 @@ pub struct ReplayArgs {
     /// `[state] initial_snapshot`) continues where this one stopped.
     #[arg(long)]
     pub state: Option<PathBuf>,
+    /// GeoIP city database (MaxMind format, `.mmdb`: GeoLite2-City, DB-IP City Lite, ...): the
+    /// country, city and coordinates of events whose log carries an IP address only.
+    #[arg(long)]
+    pub geoip_city: Option<PathBuf>,
+    /// GeoIP ASN database (`.mmdb`: GeoLite2-ASN, DB-IP ASN Lite, ...): the autonomous system and
+    /// its organisation.
+    #[arg(long)]
+    pub geoip_asn: Option<PathBuf>,
     /// Input files, or `-` for stdin; gzip-compressed ones (CloudTrail's `.json.gz`) are read as
     /// they are.
     #[arg(required = true)]
@@ -109,6 +117,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
         engine,
         Aggregator::new(credence_finding::aggregate::DEFAULT_WINDOW_MS, args.min_severity),
     );
+    if let Some(geoip) = crate::config::open_geoip(args.geoip_city.clone(), args.geoip_asn.clone())? {
+        pipeline.set_enricher(geoip.enricher());
+    }
     if let Some(dir) = &args.state {
         load_state(dir, &mut pipeline)?;
     }
@@ -149,7 +160,13 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
                 eprintln!("warning: skipped a record: {e}");
             }
         }
-        if let Output::Finding(u) = o {
+        let u = match o {
+            Output::Finding(u) => Some(u),
+            // The close record, with the finding's final counts.
+            Output::Closed(f) => Some(FindingUpdate::close(f)),
+            Output::DecodeError(_) => None,
+        };
+        if let Some(u) = u {
             let r = if human {
                 out.write_all(alert_text(&u).as_bytes())
             } else {

@@ -16,6 +16,7 @@ use prometheus::{
 
 use super::Topics;
 
+pub mod geoip;
 pub mod ops;
 pub mod state;
 
@@ -120,6 +121,8 @@ pub struct Metrics {
     pub state: state::StateMetrics,
     /// Readiness reasons, rebalances, the group's lag.
     pub ops: ops::OpsMetrics,
+    /// IP enrichment.
+    pub geoip: geoip::GeoIpMetrics,
 }
 
 pub(crate) fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> prometheus::Result<C> {
@@ -367,6 +370,7 @@ impl Metrics {
             health: Health::default(),
             state: state::StateMetrics::new(r)?,
             ops: ops::OpsMetrics::new(r)?,
+            geoip: geoip::GeoIpMetrics::new(r)?,
         })
     }
 

@@ -349,6 +349,7 @@ impl Worker {
         for t in self.tasks.values_mut() {
             t.pipeline.engine_mut().set_max_credentials(share);
             let c = t.pipeline.engine_mut().take_counts();
+            self.parts.metrics.geoip.add(t.pipeline.take_enrich_stats());
             let engine = t.pipeline.engine();
             own.active += engine.len();
             own.dirty += t.pipeline.pending_changes();
@@ -489,7 +490,8 @@ impl Worker {
                     first_error = Some((e.error_type(), e.to_string()));
                 }
             }
-            Output::Closed(_) => {}
+            // The close record: its sinks learn that the incident is over (PagerDuty resolves it).
+            Output::Closed(f) => findings.push(FindingUpdate::close(f)),
         });
         let c = &mut counts[usize::from(r.topic)];
         c.consumed += 1;

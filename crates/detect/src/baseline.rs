@@ -14,8 +14,9 @@ use crate::stats::{DistinctBits, EwStats, FreqTable};
 /// Format version of saved state (snapshots and changelog records, `credence-state`): bump it on
 /// any change to the serialised fields of [`Baseline`] or of any other saved part (peer profiles,
 /// the population, open findings, the clock), and migrate or refuse the older version there. 5 is
-/// the first version written; `crates/state/tests/data` keeps a snapshot of each version.
-pub const SNAPSHOT_VERSION: u16 = 5;
+/// the first version written; 6 added a finding's context (operations, resources, account,
+/// region, key hint) at its end. `tests/data/state` keeps a snapshot of each version.
+pub const SNAPSHOT_VERSION: u16 = 6;
 
 /// Seconds since 2000-01-01T00:00:00Z: the compact clock baselines store (u32 lasts to 2136).
 pub const EPOCH_BASE_SECS: i64 = 946_684_800;

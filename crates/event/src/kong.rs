@@ -356,6 +356,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         bytes_out: response.size.as_u64(),
         request: crate::RequestFacts::NONE,
         event_uid,
+        cloud: crate::CloudContext::default(),
     })
 }
 

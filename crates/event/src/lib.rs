@@ -15,6 +15,7 @@ mod decode;
 mod envoy;
 mod error;
 mod facts;
+pub mod geoip;
 mod json;
 mod kong;
 pub mod lifecycle;
@@ -27,7 +28,7 @@ pub use decode::{Decoder, Format};
 pub use error::{DecodeError, ErrorType};
 pub use facts::RequestFacts;
 pub use mapped::{FieldMapping, MappingError, TimeFormat};
-pub use pseudonym::{Namespace, Pseudonym, Pseudonymizer, WeakKey, MIN_KEY_BYTES};
+pub use pseudonym::{KeyHint, Namespace, Pseudonym, Pseudonymizer, WeakKey, MIN_KEY_BYTES};
 
 /// What kind of credential was presented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -218,12 +219,29 @@ pub struct Origin<'a> {
     pub host: Option<Cow<'a, str>>,
     /// Autonomous system number, when enriched.
     pub asn: Option<u32>,
+    /// The autonomous system's organisation, when enriched (`Amazon.com, Inc.`).
+    pub org: Option<Cow<'a, str>>,
     /// Country, when enriched.
     pub country: Option<Country>,
     /// City, when enriched.
     pub city: Option<Cow<'a, str>>,
     /// Coordinates, when enriched.
     pub geo: Option<GeoPoint>,
+}
+
+/// Where in a cloud a request was made and with which key: context for the analyst on findings,
+/// not scored. Filled by decoders whose logs carry it (CloudTrail).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CloudContext<'a> {
+    /// The account the request was made in (CloudTrail `recipientAccountId`).
+    pub account: Option<Cow<'a, str>>,
+    /// The region the request was made to (`awsRegion`).
+    pub region: Option<Cow<'a, str>>,
+    /// What kind of resource [`Event::resource`] is (`bucket`, `secret`, `trail`, ...), when the
+    /// decoder knows.
+    pub resource_type: Option<&'static str>,
+    /// A non-secret hint of the access key presented: its prefix and last four characters.
+    pub key_hint: Option<KeyHint>,
 }
 
 /// One API request made with a credential: the unit Credence scores.
@@ -270,6 +288,8 @@ pub struct Event<'a> {
     /// The record's own id (OCSF `metadata.uid`, CloudTrail `eventID`, gateway request id), so a
     /// finding can point back at the events that raised it.
     pub event_uid: Option<Cow<'a, str>>,
+    /// Account, region, resource type and key hint, when the log says.
+    pub cloud: CloudContext<'a>,
 }
 
 impl<'a> Event<'a> {
@@ -295,6 +315,7 @@ impl<'a> Event<'a> {
             bytes_out: None,
             request: RequestFacts::NONE,
             event_uid: None,
+            cloud: CloudContext::default(),
         }
     }
 }

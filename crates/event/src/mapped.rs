@@ -515,6 +515,7 @@ fn decode_record<'a>(
         bytes_out: number_of(take(BYTES_OUT)).filter(|v| *v >= 0.0 && *v < 1.8e19).map(|v| v as u64),
         request: crate::RequestFacts::NONE,
         event_uid: text_of(take(EVENT_UID)),
+        cloud: crate::CloudContext::default(),
     })
 }
 

@@ -520,6 +520,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         bytes_out,
         request: crate::RequestFacts::NONE,
         event_uid,
+        cloud: crate::CloudContext::default(),
     })
 }
 

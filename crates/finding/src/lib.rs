@@ -9,4 +9,4 @@ pub mod parts;
 pub mod pipeline;
 pub mod schema;
 
-pub use aggregate::{Activity, Aggregator, Finding, FindingUpdate};
+pub use aggregate::{Activity, Aggregator, Change, Context, Finding, FindingUpdate, ResourceRef};

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::aggregate::FindingKey;
 use crate::parts::{Clock, Part, PartOwned, PartRef};
-use crate::{Activity, Aggregator, Finding, FindingUpdate};
+use crate::{Activity, Aggregator, Change, Finding, FindingUpdate};
 use credence_detect::state::{Mismatch, Seed};
 use credence_detect::{Detector, Engine, LearnPolicy, Severity};
+use credence_event::geoip::{EnrichStats, Enricher};
 use credence_event::lifecycle::LifecycleEvent;
 use credence_event::{DecodeError, Decoder, ErrorType};
 
@@ -79,7 +80,7 @@ pub struct Summary {
     pub lifecycle: u64,
     /// Decode errors by type.
     pub decode_errors: BTreeMap<ErrorType, u64>,
-    /// Findings opened, by severity at opening.
+    /// Findings opened, by their latest severity (an escalation moves a finding up).
     pub findings_by_severity: BTreeMap<Severity, u64>,
     /// Findings opened, by opening detector.
     pub findings_by_detector: BTreeMap<Detector, u64>,
@@ -115,6 +116,9 @@ pub struct Pipeline {
     finding_seed: Option<Arc<FindingSeed>>,
     /// Lifecycle records waiting for the event time to reach them (replay).
     pending_lifecycle: VecDeque<LifecycleEvent<'static>>,
+    /// Fills in the origin (country, city, coordinates, ASN) of events whose log carries an IP
+    /// address only, when GeoIP databases are configured.
+    enricher: Option<Enricher>,
 }
 
 impl Pipeline {
@@ -130,7 +134,18 @@ impl Pipeline {
             finding_seed: None,
             summary: Summary::default(),
             pending_lifecycle: VecDeque::new(),
+            enricher: None,
         }
+    }
+
+    /// Enriches every event's origin from GeoIP databases before it is scored.
+    pub fn set_enricher(&mut self, enricher: Enricher) {
+        self.enricher = Some(enricher);
+    }
+
+    /// The enrichment counts since the last call, resetting them (zero without an enricher).
+    pub fn take_enrich_stats(&mut self) -> EnrichStats {
+        self.enricher.as_mut().map(Enricher::take_stats).unwrap_or_default()
     }
 
     /// The engine.
@@ -166,7 +181,7 @@ impl Pipeline {
         if records.len() > 1 {
             records.sort_by_key(|r| r.as_ref().map_or(i64::MIN, |e| e.time_ms));
         }
-        for record in &records {
+        for record in &mut records {
             let event = match record {
                 Ok(e) => e,
                 Err(e) => {
@@ -180,6 +195,10 @@ impl Pipeline {
                     self.lifecycle(&l);
                 }
             }
+            if let Some(enricher) = &mut self.enricher {
+                enricher.enrich(&mut event.origin);
+            }
+            let event = &*event;
             self.summary.events += 1;
             if event.time_ms > self.clock.latest_ms {
                 self.clock.latest_ms = event.time_ms;
@@ -201,7 +220,20 @@ impl Pipeline {
                             *self.summary.findings_by_severity.entry(update.finding.severity).or_default() += 1;
                             *self.summary.findings_by_detector.entry(update.finding.primary()).or_default() += 1;
                         }
-                        Activity::Update => self.summary.finding_updates += 1,
+                        Activity::Update => {
+                            self.summary.finding_updates += 1;
+                            for c in &update.changes {
+                                if let Change::Escalated { from, to } = c {
+                                    let by = &mut self.summary.findings_by_severity;
+                                    if let Some(n) = by.get_mut(from) {
+                                        *n = n.saturating_sub(1);
+                                    }
+                                    by.retain(|_, n| *n > 0);
+                                    *by.entry(*to).or_default() += 1;
+                                }
+                            }
+                        }
+                        Activity::Close => {}
                     }
                     out(Output::Finding(update));
                 }

@@ -52,10 +52,27 @@ pub fn decode_value(bytes: &[u8]) -> Result<PartOwned, RecordError> {
     };
     match u16::from_le_bytes(*version) {
         SNAPSHOT_VERSION => postcard::from_bytes(body).map_err(|e| RecordError::Damaged(e.to_string())),
-        // Older versions are migrated here when the format changes (none is older yet: 5 is the
-        // first written).
+        5 => migrate_5(body),
         found => Err(RecordError::Version { found, supported: SNAPSHOT_VERSION }),
     }
+}
+
+/// The tag of [`PartOwned::Finding`] in postcard (its variant index, a one-byte varint).
+const FINDING_VARIANT: u8 = 1;
+
+/// Format 5 → 6: format 6 added [`credence_finding::Context`] as the last field of a finding,
+/// which is the last thing in its value; everything else is unchanged. A format-5 finding reads as
+/// one with an empty context.
+fn migrate_5(body: &[u8]) -> Result<PartOwned, RecordError> {
+    if body.first() != Some(&FINDING_VARIANT) {
+        return postcard::from_bytes(body).map_err(|e| RecordError::Damaged(e.to_string()));
+    }
+    let empty =
+        postcard::to_stdvec(&credence_finding::Context::default()).map_err(|e| RecordError::Damaged(e.to_string()))?;
+    let mut v6 = Vec::with_capacity(body.len() + empty.len());
+    v6.extend_from_slice(body);
+    v6.extend_from_slice(&empty);
+    postcard::from_bytes(&v6).map_err(|e| RecordError::Damaged(e.to_string()))
 }
 
 /// Reads a key.
@@ -106,11 +123,58 @@ mod tests {
         let e = decode(&key, Some(&newer)).unwrap_err();
         assert!(e.to_string().contains("a newer Credence"), "{e}");
         let mut older = value.clone();
-        older[..2].copy_from_slice(&(SNAPSHOT_VERSION - 1).to_le_bytes());
+        older[..2].copy_from_slice(&4u16.to_le_bytes());
         assert!(matches!(decode(&key, Some(&older)), Err(RecordError::Version { .. })));
+        // Format 5 baselines are format 6 baselines.
+        let mut v5 = value.clone();
+        v5[..2].copy_from_slice(&5u16.to_le_bytes());
+        assert_eq!(decode(&key, Some(&v5)).unwrap().1, v.clone());
         assert!(matches!(decode(&key, Some(&value[..value.len() / 2])), Err(RecordError::Damaged(_))));
         assert!(matches!(decode(&key, Some(&[5])), Err(RecordError::Damaged(_))));
         assert!(matches!(decode(b"zzz", None), Err(RecordError::Key(3))));
         assert_eq!(decode(&key, None).unwrap(), (part, None), "a tombstone");
+    }
+
+    /// A format-5 open finding (a format-6 one without its context, the last field) reads back
+    /// with an empty context; a format-6 one keeps its context.
+    #[test]
+    fn a_format_5_finding_is_migrated_with_an_empty_context() {
+        use credence_detect::{Category, CredentialState, Severity};
+        use credence_finding::{Context, Finding};
+        let finding = Finding {
+            uid: "u".into(),
+            subject: Pseudonym([1; 16]),
+            credential: Pseudonym([2; 16]),
+            principal: Some("arn:aws:iam::1:user/a".into()),
+            peer_group: None,
+            category: Category::Security,
+            first_ms: 1,
+            last_ms: 2,
+            severity: Severity::High,
+            score: 90,
+            confidence: 80,
+            signals: Vec::new(),
+            count: 3,
+            related: vec!["e1".into()],
+            sources: Vec::new(),
+            state: CredentialState::Established,
+            revision: 1,
+            context: Context::default(),
+        };
+        let part = Part::Finding((7, false));
+        let (key, value) = encode(part, Some(&PartRef::Finding(&finding)));
+        let value = value.unwrap();
+        let empty = postcard::to_stdvec(&Context::default()).unwrap();
+        let mut v5 = value[..value.len() - empty.len()].to_vec();
+        v5[..2].copy_from_slice(&5u16.to_le_bytes());
+        let (_, got) = decode(&key, Some(&v5)).unwrap();
+        assert_eq!(got, Some(PartOwned::Finding(Box::new(finding.clone()))));
+
+        let mut with_context = finding;
+        with_context.context.operations = vec!["StopLogging".into(), "DeleteTrail".into()];
+        with_context.context.key_hint = Some("AKIA…MPLE".into());
+        let (_, value) = encode(part, Some(&PartRef::Finding(&with_context)));
+        let (_, got) = decode(&key, Some(&value.unwrap())).unwrap();
+        assert_eq!(got, Some(PartOwned::Finding(Box::new(with_context))));
     }
 }
