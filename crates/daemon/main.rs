@@ -13,6 +13,7 @@ mod config;
 mod demo;
 mod input;
 mod keys;
+mod progress;
 mod render;
 mod replay;
 mod run;
