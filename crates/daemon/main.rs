@@ -14,6 +14,7 @@ mod demo;
 mod input;
 mod keys;
 mod pseudonym;
+mod progress;
 mod render;
 mod replay;
 mod run;

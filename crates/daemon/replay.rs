@@ -182,21 +182,26 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
     // A file that cannot be opened, or read to its end (a truncated download among a bucket's
     // files), is reported and the others are still replayed; the run fails at its end.
     let mut unreadable = 0usize;
+    let progress = crate::progress::Progress::files(&args.files);
     for path in &args.files {
         let read = (|| -> anyhow::Result<u64> {
             let reader = if path.as_os_str() == "-" {
                 input::open(io::stdin().lock())
             } else {
                 let f = File::open(path).context("opening")?;
-                input::open(f)
+                input::open(progress.wrap(f))
             };
-            Ok(for_each_message(reader?, |m| pipeline.process(m, &mut emit))?)
+            Ok(for_each_message(reader?, |m| {
+                progress.event(|| None);
+                pipeline.process(m, &mut emit);
+            })?)
         })();
         if let Err(e) = read {
             eprintln!("error: {}: {e:#}; going on with the other files", path.display());
             unreadable += 1;
         }
     }
+    progress.finish();
     match &args.state {
         // Open findings stay open, to go on in the next run.
         Some(_) => pipeline.suspend(),

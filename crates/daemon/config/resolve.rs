@@ -64,7 +64,10 @@ impl Settings {
         let pseudonymizer = match crate::keys::load(config.pseudonym.key_file.as_deref()) {
             Ok(Some(p)) => Some(p),
             Ok(None) => {
-                problems.push(format!("no pseudonymisation key: set pseudonym.key_file or {}", crate::keys::KEY_ENV));
+                problems.push(format!(
+                    "no pseudonymisation key: set pseudonym.key_file or {} (make one with `openssl rand -hex 32 > key.hex`)",
+                    crate::keys::KEY_ENV
+                ));
                 None
             }
             Err(e) => {
