@@ -120,9 +120,10 @@ pub fn evaluate(
         match item {
             SimItem::Event(e) => {
                 on_event(now);
-                // Through the real OCSF bytes, so the demo exercises the decoder too.
+                // Through the real OCSF bytes, so the demo exercises the decoder too. The
+                // simulator is the source: an event arrives at its own time, as with a live feed.
                 e.write_json(&mut buf);
-                pipeline.process(&buf, &mut |o| handle(o, now, &mut eval));
+                pipeline.process_at(&buf, Some(now), &mut |o| handle(o, now, &mut eval));
             }
             SimItem::Lifecycle(l) => {
                 let line = serde_json::to_string(&l.record()).expect("lifecycle records serialise");

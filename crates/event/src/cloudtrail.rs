@@ -13,8 +13,8 @@
 //!   (`arn:aws:iam::<account>:role/<name>`); else the account id of the ARN or
 //!   `userIdentity.accountId`.
 //! - principal: `userIdentity.arn`, `userName`, `principalId`, `invokedBy`.
-//! - operation: `eventName`; service: `eventSource`; time: `eventTime` (Panther's `p_event_time`
-//!   as a fallback; a time without zone is UTC).
+//! - operation: `eventName`; service: `eventSource`; time: `eventTime` (Panther's `p_event_time`,
+//!   then Logstash's and Elastic's `@timestamp` as fallbacks; a time without zone is UTC).
 //! - outcome: success without `errorCode`, else [`Outcome::from_error_code`]; a sign-in event
 //!   whose `responseElements` report `"Failure"` (no `errorCode` is logged for those) is AuthFailed.
 //! - origin: `sourceIPAddress` when it parses as an IP, else kept as `origin.host` (AWS service
@@ -55,6 +55,9 @@ struct Raw<'a> {
     event_time: Text<'a>,
     #[serde(borrow)]
     p_event_time: Text<'a>,
+    /// Logstash's and Elastic's event time: Logstash's `cloudtrail` codec moves `eventTime` here.
+    #[serde(borrow, rename = "@timestamp")]
+    at_timestamp: Text<'a>,
     #[serde(borrow, rename = "eventName", alias = "eventname")]
     event_name: Text<'a>,
     #[serde(borrow, rename = "eventSource", alias = "eventsource")]
@@ -420,7 +423,7 @@ fn peer_of_arn<'a>(arn: &Cow<'a, str>) -> Option<Cow<'a, str>> {
 fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeError> {
     let decoder = ctx.decoder;
     let operation = raw.event_name.get().ok_or(DecodeError::MissingField("eventName"))?;
-    let time_ms = match raw.event_time.get().or(raw.p_event_time.get()) {
+    let time_ms = match raw.event_time.get().or(raw.p_event_time.get()).or(raw.at_timestamp.get()) {
         Some(text) => match (parse_datetime_text(&text), ctx.ingest) {
             (Some(t), _) => t,
             (None, Some(t)) => t,

@@ -320,6 +320,50 @@ impl<'a> Event<'a> {
     }
 }
 
+impl Event<'_> {
+    /// The event with every borrowed string copied: to hold it past its input buffer (the
+    /// pipeline holds a record dated ahead of its stream until later records confirm the time).
+    pub fn into_owned(self) -> Event<'static> {
+        fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(c.into_owned())
+        }
+        Event {
+            time_ms: self.time_ms,
+            credential: self.credential,
+            subject: self.subject,
+            credential_kind: self.credential_kind,
+            principal: self.principal.map(own),
+            peer_group: self.peer_group.map(own),
+            origin: Origin {
+                ip: self.origin.ip,
+                host: self.origin.host.map(own),
+                asn: self.origin.asn,
+                org: self.origin.org.map(own),
+                country: self.origin.country,
+                city: self.origin.city.map(own),
+                geo: self.origin.geo,
+            },
+            user_agent: self.user_agent.map(own),
+            operation: own(self.operation),
+            service: self.service.map(own),
+            resource: self.resource.map(own),
+            http_method: self.http_method.map(own),
+            http_status: self.http_status,
+            outcome: self.outcome,
+            error_code: self.error_code.map(own),
+            bytes_out: self.bytes_out,
+            request: self.request,
+            event_uid: self.event_uid.map(own),
+            cloud: CloudContext {
+                account: self.cloud.account.map(own),
+                region: self.cloud.region.map(own),
+                resource_type: self.cloud.resource_type,
+                key_hint: self.cloud.key_hint,
+            },
+        }
+    }
+}
+
 /// Parses a logged source address: an IP (IPv4, IPv6, or either with a `:port` / `[v6]:port`),
 /// else `None`.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {

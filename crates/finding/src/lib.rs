@@ -4,6 +4,7 @@
 //! the synchronous per-event path every command shares.
 
 pub mod aggregate;
+pub mod event_time;
 pub mod ocsf;
 pub mod parts;
 pub mod pipeline;
