@@ -405,6 +405,13 @@ impl Aggregator {
         closed
     }
 
+    /// Findings ended since the last call by their subject's own later anomaly (beyond the window)
+    /// or evicted for room: to be closed at once, since only open findings are saved with the
+    /// state (one held here across a restart would never get its close record).
+    pub fn take_ended(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.ended)
+    }
+
     /// Closes every open finding (end of a replay, shutdown).
     pub fn close_all(&mut self) -> Vec<Finding> {
         let mut closed = std::mem::take(&mut self.ended);

@@ -345,7 +345,11 @@ impl Pipeline {
             self.take_seeded_findings(event.subject);
         }
         if verdict.is_alert() {
-            if let Some(update) = self.aggregator.observe(event, &verdict) {
+            let update = self.aggregator.observe(event, &verdict);
+            for f in self.aggregator.take_ended() {
+                out(Output::Closed(f));
+            }
+            if let Some(update) = update {
                 match update.activity {
                     Activity::Create => {
                         *self.summary.findings_by_severity.entry(update.finding.severity).or_default() += 1;
