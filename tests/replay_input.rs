@@ -206,10 +206,18 @@ fn every_record_failing_says_what_the_input_looks_like_and_fails() {
     assert_eq!(r["events"], 2, "{r}");
     // Nothing like any format: says so, and fails.
     let junk = dir.join("junk.jsonl");
-    std::fs::write(&junk, "{\"hello\":1}\n{\"hello\":2}\n").unwrap();
+    std::fs::write(&junk, "[1, 2]\n[\"x\"]\n").unwrap();
     let (out, _) = report(&dir, "ocsf", &[&junk]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("none of the supported formats"), "{}", stderr(&out));
+    // The right format, every record with an impossible time (`1e30`): says which field, and fails.
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, ocsf(T0, "k").replace(&T0.to_string(), "1e30") + "\n").unwrap();
+    let (out, r) = report(&dir, "ocsf", &[&bad]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("invalid field `time`") && !err.contains("none of the supported"), "{err}");
+    assert_eq!(r["not_replayed"]["decode_errors"]["invalid_field"], 1, "{r}");
     std::fs::remove_dir_all(dir).ok();
 }
 

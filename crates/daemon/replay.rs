@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use credence_detect::{DetectConfig, Engine, KeySpace, Severity};
 use credence_event::lifecycle::LifecycleEvent;
-use credence_event::{Decoder, FieldMapping, Format, Pseudonymizer};
+use credence_event::{DecodeError, Decoder, FieldMapping, Format, Pseudonymizer};
 use credence_finding::ocsf::{render, Product};
 use credence_finding::{Aggregator, FindingUpdate};
 use credence_state::snapshot;
@@ -139,7 +139,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
         for_each_message(input::open(file)?, |m| {
             n += 1;
             let decoded = std::str::from_utf8(m)
-                .map_err(|e| credence_event::DecodeError::InvalidUtf8(e.valid_up_to()))
+                .map_err(|e| DecodeError::InvalidUtf8(e.valid_up_to()))
                 .and_then(|line| LifecycleEvent::decode(line, &pseudonymizer));
             match decoded {
                 Ok(ev) => records.push(LifecycleEvent {
@@ -302,6 +302,8 @@ pub fn format_hint(first: &[u8], tried: Format) -> String {
     let mut out = Vec::new();
     Decoder::new(tried, probe).decode(first, &mut out);
     match out.into_iter().find_map(Result::err) {
+        // Its records are of the format's shape, each with a bad or missing field.
+        Some(e @ (DecodeError::MissingField(_) | DecodeError::InvalidField { .. })) => format!(" (the first: {e})"),
         Some(e) => format!(" (the first: {e}); it looks like none of the supported formats either (ocsf, cloudtrail, kong, envoy; or --format mapped with a field mapping)"),
         None => String::new(),
     }
