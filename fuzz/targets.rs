@@ -30,7 +30,13 @@ fn decode(format: Format, data: &[u8]) {
     let decoder = Decoder::new(format, Pseudonymizer::insecure_demo()).with_max_message_bytes(1 << 20);
     let mut out = Vec::new();
     decoder.decode_at(data, Some(INGEST_MS), &mut out);
-    assert!(!out.is_empty(), "every message yields events or an error");
+    assert!(!out.is_empty() || empty_batch(data), "every message yields events or an error");
+}
+
+/// `[]`: a batch of no records, which yields nothing (found by the fuzzer on Envoy: the only
+/// message that may decode to nothing at all).
+fn empty_batch(data: &[u8]) -> bool {
+    data.iter().filter(|b| !b.is_ascii_whitespace()).eq(b"[]".iter())
 }
 
 /// The OCSF API Activity decoder.
@@ -69,7 +75,7 @@ pub fn decode_mapped(data: &[u8]) {
     let decoder = Decoder::mapped(m, Pseudonymizer::insecure_demo()).with_max_message_bytes(1 << 20);
     let mut out = Vec::new();
     decoder.decode(data, &mut out);
-    assert!(!out.is_empty(), "every message yields events or an error");
+    assert!(!out.is_empty() || empty_batch(data), "every message yields events or an error");
 }
 
 /// The lifecycle record parser.

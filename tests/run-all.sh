@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Sets up and runs every check and test of Credence on a fresh machine: installs what is missing,
 # starts a real Kafka broker (tests/kafka/kafka.sh), runs fmt, clippy, docs, the SBOM and dependency
-# checks, the test suite, the benchmarks in smoke mode, and stops the
+# checks, the test suite, a short fuzzing run and the benchmarks in smoke mode, and stops the
 # broker again. Prints each step's duration as it ends and a table of them all at the end (the
 # budget: 45 minutes on a clean clone of a 2-core machine). Long runs are scripts of their own
-# (docs/): scripts/bench-load.sh, scripts/eval-seeds.sh.
+# (docs/HARDENING.md, docs/BENCHMARKS.md): scripts/fuzz.sh --minutes N, scripts/bench-load.sh, scripts/eval-seeds.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -80,7 +80,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "SBOM (CycloneDX, as the container image ships it)"
 bash scripts/sbom.sh
 
-step "dependencies (cargo-deny: licenses, sources, bans; deny.toml)"
+step "dependencies (cargo-deny: licenses, sources, bans, RustSec advisories offline; deny.toml)"
 bash scripts/deps-check.sh
 
 step "kafka broker"
@@ -96,6 +96,9 @@ bash tests/prometheus/setup.sh
 
 step "tests"
 cargo test --workspace --locked
+
+step "fuzzing (short: 15 s per target; scripts/fuzz.sh --minutes N for long runs)"
+bash scripts/fuzz.sh --seconds 15
 
 step "helm chart (real helm: lint, template, Kubernetes and CRD schemas, check-config)"
 bash tests/helm/check.sh
