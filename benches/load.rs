@@ -101,6 +101,10 @@ struct Args {
     /// Baselines in the restore measurement's changelog (default 200,000; smoke 20,000).
     #[arg(long)]
     restore_baselines: Option<u64>,
+    /// Rounds of the changelog's cost, the backlog with and without one alternated; the report
+    /// quotes the round of median ratio (default 3; smoke 1).
+    #[arg(long)]
+    state_rounds: Option<usize>,
     /// Phases to run, comma-separated: kafka, replay, peer, residency (default: all).
     #[arg(long, value_delimiter = ',')]
     phases: Vec<String>,
@@ -201,6 +205,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             live_secs: args.pick(args.live_secs, 40.0, 5.0),
             smoke: args.smoke,
             restore_baselines: args.pick(args.restore_baselines, 200_000, 20_000),
+            state_rounds: args.pick(args.state_rounds, 3, 1),
         };
         report.kafka = Some(through_kafka::run(&setup, &stream)?);
     }

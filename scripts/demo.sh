@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+echo "building Credence (release); the first build compiles about 320 crates and librdkafka from source: several minutes; later runs start in seconds" >&2
 exec cargo run --release --locked -- demo "$@"

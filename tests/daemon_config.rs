@@ -43,6 +43,37 @@ fn the_shipped_example_checks_out() {
     assert!(said.contains("OK (2 input(s), 2 topic(s)"), "{said}");
 }
 
+/// Issue 21's first steps, as the README's Install section gives them: a key from
+/// `openssl rand -hex 32`, in `CREDENCE_PSEUDONYM_KEY` or named by `[pseudonym] key_file`, and the
+/// shipped example passes `check-config`; without a key it is refused, saying how to make one.
+#[test]
+fn the_example_checks_out_after_the_readme_key_step() {
+    let readme = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
+    for step in [
+        "openssl rand -hex 32 > key.hex",
+        "export CREDENCE_PSEUDONYM_KEY=$(cat key.hex)",
+        "cargo install --locked --path .",
+    ] {
+        assert!(readme.contains(step), "the README no longer says `{step}`");
+    }
+    let openssl = Command::new("openssl").args(["rand", "-hex", "32"]).output().expect("openssl");
+    assert!(openssl.status.success());
+    let key = String::from_utf8(openssl.stdout).expect("hex");
+    let path = write("key.hex", &key);
+    let key_file = path.display().to_string();
+
+    let without = credence(&["check-config", &example()], &[]);
+    assert_eq!(without.status.code(), Some(64));
+    let said = String::from_utf8_lossy(&without.stderr);
+    assert!(said.contains("openssl rand -hex 32"), "the error says how to make a key: {said}");
+
+    let by_env = credence(&["check-config", &example()], &[("CREDENCE_PSEUDONYM_KEY", key.trim())]);
+    assert!(by_env.status.success(), "{}", String::from_utf8_lossy(&by_env.stderr));
+    let by_file = credence(&["check-config", &example()], &[("CREDENCE_PSEUDONYM__KEY_FILE", key_file.as_str())]);
+    assert!(by_file.status.success(), "{}", String::from_utf8_lossy(&by_file.stderr));
+    remove(&path);
+}
+
 #[test]
 fn bad_configuration_exits_64_listing_every_problem() {
     let path = write(

@@ -52,10 +52,12 @@ fn run(seed: u64) -> Tally {
     let mut closed: Vec<Finding> = Vec::new();
     let mut buf = Vec::with_capacity(1024);
     for item in sim {
+        let now = item.time_ms();
         match item {
             SimItem::Event(e) => {
                 e.write_json(&mut buf);
-                pipeline.process(&buf, &mut |o| {
+                // A live feed: each event arrives at its own time.
+                pipeline.process_at(&buf, Some(now), &mut |o| {
                     if let Output::Closed(f) = o {
                         closed.push(f);
                     }

@@ -33,11 +33,28 @@ struct Run {
     alerts: Vec<Msg>,
     /// `credence replay`'s on the same files.
     reference: Vec<serde_json::Value>,
+    /// The dead-letter topic's records.
+    dead_letters: Vec<Msg>,
+    /// The daemon's last log line.
+    stopped: serde_json::Value,
 }
 
 /// Simulates `credentials` over `days`, produces the stream keyed by credential to a topic of
 /// `partitions`, and runs it through a daemon with `env` and through `credence replay`.
 fn simulate_and_run(tag: &str, credentials: u32, days: u32, partitions: i32, env: &[(&str, &str)]) -> Run {
+    simulate_edit_and_run(tag, credentials, days, partitions, env, &|_| {})
+}
+
+/// Like [`simulate_and_run`], with `edit` applied to the lines produced to Kafka (not to those
+/// `credence replay` reads).
+fn simulate_edit_and_run(
+    tag: &str,
+    credentials: u32,
+    days: u32,
+    partitions: i32,
+    env: &[(&str, &str)],
+    edit: &dyn Fn(&mut Vec<String>),
+) -> Run {
     let k = kafka();
     let dir = std::env::temp_dir().join(unique(&format!("credence-{tag}")));
     let sim = Command::new(env!("CARGO_BIN_EXE_credence"))
@@ -56,7 +73,9 @@ fn simulate_and_run(tag: &str, credentials: u32, days: u32, partitions: i32, env
     assert!(events.len() > 10_000, "{}", events.len());
 
     let t = TestTopics::create(&k.env, tag, partitions);
-    let mut items: Vec<stream::Item> = events
+    let mut produced = events.clone();
+    edit(&mut produced);
+    let mut items: Vec<stream::Item> = produced
         .iter()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("event JSON");
@@ -74,8 +93,10 @@ fn simulate_and_run(tag: &str, credentials: u32, days: u32, partitions: i32, env
     let rate = events.len() as f64 / took.as_secs_f64();
     eprintln!("{tag}: {} events in {took:?} ({rate:.0} events/s, debug build)", events.len());
     let alerts = io::read_all(&k.env.bootstrap, &t.alerts);
+    let dead_letters = io::read_all(&k.env.bootstrap, &t.dead_letter);
+    let stopped = daemon.log_line("credence stopped").expect("final log line");
     let reference = replay(&events_path, &lifecycle_path);
-    Run { dir, events: events.len(), alerts, reference }
+    Run { dir, events: events.len(), alerts, reference, dead_letters, stopped }
 }
 
 impl Run {
@@ -138,6 +159,35 @@ fn end_to_end_alerts_match_replay() {
     let daemon_found = run.detected(&run.alert_values());
     assert_eq!(daemon_found, run.detected(&run.reference));
     assert!(daemon_found.len() >= 3, "labelled incidents detected: {daemon_found:?}");
+}
+
+/// Regression (issue 19): one forged record dated 2100 in a stream moved the clock to 2100 (17
+/// ghost-credential findings became 0). Through the daemon it is set aside against its Kafka
+/// timestamp, dead-lettered with its reason, and every finding is exactly what `credence replay`
+/// raises on the stream without it.
+#[test]
+fn a_forged_record_dated_2100_changes_no_finding() {
+    let forge = |lines: &mut Vec<String>| {
+        let at = lines.len() / 3;
+        let mut forged: serde_json::Value = serde_json::from_str(&lines[at]).expect("event JSON");
+        forged["time"] = serde_json::Value::from(4_102_444_800_000_i64); // 2100-01-01
+        lines.insert(at, forged.to_string());
+    };
+    let run = simulate_edit_and_run("forged", 50, 6, 1, &[], &forge);
+    let mut got: Vec<_> = run.alerts.iter().map(|m| identity(&m.json())).collect();
+    let mut want: Vec<_> = run.reference.iter().map(identity).collect();
+    got.sort();
+    want.sort();
+    assert!(want.len() >= 10, "the simulator stream should raise findings: {}", want.len());
+    assert!(run.reference.iter().any(|f| f.to_string().contains("ghost_credential")), "ghost uses among them");
+    assert_eq!(got, want, "the forged record changed findings");
+    assert_eq!(run.dead_letters.len(), 1, "the forged record alone is a dead letter");
+    let dl = &run.dead_letters[0];
+    assert_eq!(dl.header("credence.error_type"), "future");
+    assert!(dl.header("credence.error").contains("2100-01-01T00:00:00.000Z is ahead of its arrival clock"));
+    assert!(String::from_utf8_lossy(&dl.payload).contains("4102444800000"), "the original message");
+    assert_eq!(run.stopped["events"], run.events as u64, "every other event scored");
+    assert_eq!(run.stopped["dead_letters"], 1);
 }
 
 /// A backlog over several partitions: librdkafka hands them over at their own pace, so one

@@ -149,12 +149,20 @@ timeout_ms = 500
     }
     assert_eq!(slacked, routed, "Slack's findings");
 
-    // PagerDuty: Events API v2, trigger, dedup key = the finding's uid, critical only.
+    // PagerDuty: Events API v2, trigger, dedup key = the finding's uid, critical only; a resolve
+    // for each of them that closed.
     let critical: BTreeSet<String> = alerts.iter().filter(|v| v["severity_id"].as_u64() == Some(5)).map(uid).collect();
+    let closed: BTreeSet<String> =
+        alerts.iter().filter(|v| v["severity_id"].as_u64() == Some(5) && v["activity_id"] == 3).map(uid).collect();
     let mut paged = BTreeSet::new();
+    let mut resolved = BTreeSet::new();
     for r in pagerduty.received() {
         let e = r.json();
         assert_eq!(e["routing_key"], ROUTING_KEY);
+        if e["event_action"] == "resolve" {
+            resolved.insert(e["dedup_key"].as_str().expect("dedup_key").to_string());
+            continue;
+        }
         assert_eq!(e["event_action"], "trigger");
         let p = &e["payload"];
         for field in ["summary", "source", "severity"] {
@@ -165,6 +173,7 @@ timeout_ms = 500
         paged.insert(e["dedup_key"].as_str().expect("dedup_key").to_string());
     }
     assert_eq!(paged, critical, "PagerDuty's findings");
+    assert_eq!(resolved, closed, "PagerDuty resolves the findings that closed");
 
     // The sink nobody answers: its records are on the dead-letter topic, marked.
     let dlq = io::read_all(&k.env.bootstrap, &t.dead_letter);

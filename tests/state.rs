@@ -94,8 +94,15 @@ fn a_replay_continued_from_its_snapshot_finds_what_one_replay_finds() {
     assert!(whole.len() >= 10, "the stream should raise findings: {}", whole.len());
     assert!(!b.is_empty(), "days 7–10 raise findings of their own");
     let continued: Vec<String> = a.iter().chain(&b).cloned().collect();
-    assert_eq!(continued.len(), whole.len(), "finding records: {} + {} against {}", a.len(), b.len(), whole.len());
-    for (i, (x, y)) in continued.iter().zip(&whole).enumerate() {
+    // The one replay ends its input and closes the findings still open (their close records
+    // last); the continued one saves them open for a run yet to come.
+    assert!(continued.len() <= whole.len(), "finding records: {} + {} against {}", a.len(), b.len(), whole.len());
+    let (streamed, closed_at_end) = whole.split_at(continued.len());
+    for r in closed_at_end {
+        let v: serde_json::Value = serde_json::from_str(r).unwrap();
+        assert_eq!(v["activity_id"], 3, "only close records at the end of the one replay: {r}");
+    }
+    for (i, (x, y)) in continued.iter().zip(streamed).enumerate() {
         assert_eq!(x, y, "finding record {i} differs");
     }
     std::fs::remove_dir_all(dir).ok();
@@ -109,8 +116,8 @@ fn fixture(version: &str) -> PathBuf {
 /// every credential's profile, field for field. A change to what is saved that forgets to bump
 /// `SNAPSHOT_VERSION` misreads it and fails here.
 #[test]
-fn the_format_6_fixture_reads_back_as_written() {
-    let dir = fixture("v6");
+fn the_format_7_fixture_reads_back_as_written() {
+    let dir = fixture("v7");
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     let o = credence(&["state", "inspect", "--json"], &[&dir]);
@@ -139,22 +146,77 @@ fn the_format_6_fixture_reads_back_as_written() {
     std::fs::remove_dir_all(work).ok();
 }
 
-/// The first format (5) is refused, not migrated (tests/data/state/README.md says why), with a
-/// message that says what to do, and the snapshot is left as it was.
+/// The formats before the baseline's layout changed (5, the first, and 6) are refused, not
+/// migrated (tests/data/state/README.md says why), with a message that says what to do, and the
+/// snapshot is left as it was.
 #[test]
-fn the_format_5_fixture_is_refused_with_what_to_do() {
-    let work = scratch("format5");
-    let snapshot = work.join("credence.snapshot");
-    let original = std::fs::read(fixture("v5").join("credence.snapshot")).unwrap();
-    std::fs::write(&snapshot, &original).unwrap();
-    let empty = work.join("none.jsonl");
-    std::fs::write(&empty, "").unwrap();
-    let o = credence(&["replay", "--format", "ocsf", "--out", "/dev/null", "--state"], &[&work, &empty]);
-    assert!(!o.status.success(), "a format-5 snapshot was read");
-    let text = stderr(&o);
-    assert!(text.contains("format version 5; this build reads version 6"), "{text}");
-    assert!(text.contains("rebuild the state by replaying history"), "{text}");
-    assert_eq!(std::fs::read(&snapshot).unwrap(), original, "the snapshot was overwritten");
+fn the_format_5_and_6_fixtures_are_refused_with_what_to_do() {
+    for version in [5, 6] {
+        let work = scratch(&format!("format{version}"));
+        let snapshot = work.join("credence.snapshot");
+        let original = std::fs::read(fixture(&format!("v{version}")).join("credence.snapshot")).unwrap();
+        std::fs::write(&snapshot, &original).unwrap();
+        let empty = work.join("none.jsonl");
+        std::fs::write(&empty, "").unwrap();
+        let o = credence(&["replay", "--format", "ocsf", "--out", "/dev/null", "--state"], &[&work, &empty]);
+        assert!(!o.status.success(), "a format-{version} snapshot was read");
+        let text = stderr(&o);
+        assert!(text.contains(&format!("format version {version}; this build reads version 7")), "{text}");
+        assert!(text.contains("rebuild the state by replaying history"), "{text}");
+        assert_eq!(std::fs::read(&snapshot).unwrap(), original, "the snapshot was overwritten");
+        std::fs::remove_dir_all(work).ok();
+    }
+}
+
+/// A finding's context (format 6 and later): the fixture of a CloudTrail key's history ending
+/// with an open StopLogging → DeleteTrail finding reads back as written, and the finding keeps
+/// its operations, resources and key hint: a record a day and more later closes it with them.
+#[test]
+fn the_format_7_findings_fixture_reads_back_with_its_open_findings_context() {
+    let dir = fixture("v7-findings");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let o = credence(&["state", "inspect", "--json"], &[&dir]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for field in ["event_time", "baselines", "by_state", "peer_groups", "open_findings", "records", "damaged"] {
+        assert_eq!(summary[field], expected["summary"][field], "{field}");
+    }
+    for want in expected["profiles"].as_array().unwrap() {
+        let p = want["pseudonym"].as_str().unwrap();
+        let o = credence(&["state", "inspect", "--json", "--pseudonym", p], &[&dir]);
+        let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(&got, want, "the profile of {p}");
+    }
+    let work = scratch("fixture-6");
+    std::fs::copy(dir.join("credence.snapshot"), work.join("credence.snapshot")).unwrap();
+    let later = work.join("later.jsonl");
+    std::fs::write(
+        &later,
+        serde_json::json!({
+            "eventVersion": "1.09",
+            "userIdentity": { "type": "IAMUser", "principalId": "AIDAEXAMPLE2", "arn": "arn:aws:iam::210987654321:user/ci",
+                "accountId": "210987654321", "accessKeyId": "AKIAZ7EXAMPLEQ2RTRL9", "userName": "ci" },
+            "eventTime": "2026-03-07T12:00:00Z", "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
+            "awsRegion": "us-east-1", "sourceIPAddress": "81.2.69.160", "userAgent": "aws-cli/2.15.0",
+            "eventID": "ev-later", "recipientAccountId": "210987654321"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = work.join("out.jsonl");
+    let o = credence(
+        &["replay", "--format", "cloudtrail", "--out"],
+        &[out.as_path(), Path::new("--state"), work.as_path(), later.as_path()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("loaded 13 records (1 baselines, 1 open findings)"), "{}", stderr(&o));
+    let records = std::fs::read_to_string(&out).unwrap();
+    let close: serde_json::Value = serde_json::from_str(records.lines().last().expect("a close record")).unwrap();
+    assert_eq!(close["activity_id"], 3, "{close:#}");
+    assert_eq!(close["unmapped"]["credence"]["operations"], serde_json::json!(["StopLogging", "DeleteTrail"]));
+    assert_eq!(close["unmapped"]["credence"]["key_hint"], "AKIA…TRL9");
+    assert_eq!(close["resources"][0]["type"], "trail");
     std::fs::remove_dir_all(work).ok();
 }
 
@@ -165,7 +227,7 @@ fn the_format_5_fixture_is_refused_with_what_to_do() {
 fn a_damaged_snapshot_loses_only_its_damaged_records() {
     let work = scratch("damage");
     let snapshot = work.join("credence.snapshot");
-    let original = std::fs::read(fixture("v6").join("credence.snapshot")).unwrap();
+    let original = std::fs::read(fixture("v7").join("credence.snapshot")).unwrap();
     let empty = work.join("none.jsonl");
     std::fs::write(&empty, "").unwrap();
     let run = |key: &str| {

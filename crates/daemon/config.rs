@@ -79,6 +79,41 @@ pub struct Config {
     pub state: StateConfig,
     /// Detection settings (see `credence_detect::DetectConfig`).
     pub detect: DetectConfig,
+    /// IP enrichment from GeoIP databases.
+    pub geoip: GeoIpConfig,
+}
+
+/// `[geoip]`: MaxMind-format (`.mmdb`) databases that give events whose log carries an IP address
+/// only (CloudTrail, Kong, Envoy) their country, city, coordinates and ASN, which the impossible
+/// travel, concurrent use and country/ASN novelty detectors need. Values an event already has
+/// (enriched OCSF) are kept. Files are checked for changes and reloaded in place.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoIpConfig {
+    /// City database (GeoLite2-City, GeoIP2-City, DB-IP City Lite, ip-location-db's
+    /// `dbip-city`): country, city, coordinates. Default none.
+    pub city_db: Option<PathBuf>,
+    /// ASN database (GeoLite2-ASN, DB-IP ASN Lite, ip-location-db's `asn`): autonomous system
+    /// number and organisation. May be the city file when it holds both. Default none.
+    pub asn_db: Option<PathBuf>,
+    /// How often the files are checked for a change (size or modification time), seconds; 0
+    /// never. Default 300.
+    pub reload_check_secs: u64,
+}
+
+impl Default for GeoIpConfig {
+    fn default() -> Self {
+        GeoIpConfig { city_db: None, asn_db: None, reload_check_secs: 300 }
+    }
+}
+
+/// Opens the GeoIP databases named, if any.
+pub fn open_geoip(city: Option<PathBuf>, asn: Option<PathBuf>) -> anyhow::Result<Option<credence_event::geoip::GeoIp>> {
+    if city.is_none() && asn.is_none() {
+        return Ok(None);
+    }
+    let geoip = credence_event::geoip::GeoIp::open(credence_event::geoip::GeoIpPaths { city, asn })?;
+    Ok(Some(geoip))
 }
 
 /// `[kafka]`: the cluster and the consumer group.

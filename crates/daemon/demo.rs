@@ -13,8 +13,8 @@ use credence_finding::pipeline::{Output, Pipeline};
 use credence_finding::{aggregate::DEFAULT_WINDOW_MS, Activity, Aggregator, Finding};
 use credence_sim::eval::{Evaluation, ObservedFinding, Report};
 use credence_sim::{SimConfig, SimItem, Simulator};
-use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::progress::Progress;
 use crate::render::alert_text;
 use crate::replay::summary_text;
 
@@ -106,6 +106,7 @@ fn observed<R>(f: &Finding, g: impl FnOnce(&ObservedFinding<'_>) -> R) -> R {
 pub fn evaluate(
     sim: Simulator,
     pseudonymizer: &Pseudonymizer,
+    mut on_event: impl FnMut(i64),
     mut on_output: impl FnMut(&Output<'_>, i64, &Evaluation),
 ) -> (Report, Pipeline) {
     let cfg = sim.config().clone();
@@ -124,9 +125,11 @@ pub fn evaluate(
         let now = item.time_ms();
         match item {
             SimItem::Event(e) => {
-                // Through the real OCSF bytes, so the demo exercises the decoder too.
+                on_event(now);
+                // Through the real OCSF bytes, so the demo exercises the decoder too. The
+                // simulator is the source: an event arrives at its own time, as with a live feed.
                 e.write_json(&mut buf);
-                pipeline.process(&buf, &mut |o| handle(o, now, &mut eval));
+                pipeline.process_at(&buf, Some(now), &mut |o| handle(o, now, &mut eval));
             }
             SimItem::Lifecycle(l) => {
                 let line = serde_json::to_string(&l.record()).expect("lifecycle records serialise");
@@ -156,29 +159,24 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<Report> {
     );
     let pseudonymizer = Pseudonymizer::insecure_demo();
     let span = (cfg.end_ms() - cfg.start_ms).max(1) as u64;
-    let bar = ProgressBar::new(span / 60_000).with_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} simulated {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let progress = Progress::simulated(span / 60_000);
     let started = Instant::now();
-    let mut events = 0u64;
     let mut shown = 0u64;
     let mut unmatched = Vec::new();
-    let (report, pipeline) = evaluate(sim, &pseudonymizer, |o, now, eval| {
-        events += 1;
+    let start_ms = cfg.start_ms;
+    let on_event = |now: i64| {
+        progress.event(|| {
+            let minute = ((now - start_ms).max(0) as u64) / 60_000;
+            Some((minute, credence_event::time::format_rfc3339_ms(now)[..16].replace('T', " ")))
+        });
+    };
+    let (report, pipeline) = evaluate(sim, &pseudonymizer, on_event, |o, _now, eval| {
         if let (true, Output::Closed(f)) = (args.show_unmatched, o) {
             let labels = observed(f, |x| eval.matches(x));
             let benign = labels.iter().all(|&l| truth.label(l).is_none_or(|x| x.kind.is_confounder()));
             if benign {
-                unmatched.push(alert_text(&credence_finding::FindingUpdate {
-                    activity: Activity::Create,
-                    finding: f.clone(),
-                }));
+                unmatched.push(alert_text(&credence_finding::FindingUpdate::close(f.clone())));
             }
-        }
-        if events % 8192 == 0 {
-            bar.set_position(((now - cfg.start_ms).max(0) as u64) / 60_000);
-            bar.set_message(credence_event::time::format_rfc3339_ms(now)[..16].replace('T', " "));
         }
         let Output::Finding(u) = o else { return };
         if args.quiet || u.activity != Activity::Create {
@@ -198,9 +196,9 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<Report> {
                 f.principal.as_deref().unwrap_or("-")
             )
         };
-        bar.suspend(|| println!("{}", text.trim_end()));
+        progress.suspend(|| println!("{}", text.trim_end()));
     });
-    bar.finish_and_clear();
+    progress.finish();
     let secs = started.elapsed().as_secs_f64();
     let s = pipeline.summary();
     let mut err = io::stderr().lock();

@@ -1,7 +1,13 @@
 //! Framing of JSON input files: JSON lines, or whole documents (a CloudTrail delivery file, a
-//! pretty-printed array), detected from the first line, gzip-compressed or not (detected from the
-//! first bytes). Streams: memory is bounded by one line in line mode; document mode holds one
-//! document (CloudTrail files are a few MB).
+//! pretty-printed array), gzip-compressed or not (detected from the first bytes). Streams: memory
+//! is bounded by one line in line mode; document mode holds one document (CloudTrail files are a
+//! few MB).
+//!
+//! The framing is decided by the shape of the input, never by whether its first record is good:
+//! the input is JSON lines when its first non-blank line is a JSON value by itself, or when most
+//! of the lines after it are (a log whose first line was cut by rotation is still JSON lines);
+//! otherwise it is a document split into its top-level values. Every line or value is handed on,
+//! good or bad, so every record that is not replayed is counted with its reason.
 
 use std::io::{self, BufRead, BufReader, Read};
 
@@ -11,6 +17,15 @@ use serde_json::value::RawValue;
 
 /// Largest document accepted in document mode, bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 30;
+
+/// Longest line kept whole in line mode, bytes: four times the decoder's default message limit
+/// (16 MiB), so any line the decoder could accept is kept; a longer one is cut there (and then
+/// refused as oversized, with its reason) instead of filling memory.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// Lines after the first looked at to decide the framing when the first line is not a JSON
+/// value by itself: enough that one or two odd lines do not decide, few enough to stay cheap.
+const FRAMING_LOOKAHEAD_LINES: usize = 16;
 
 /// Buffer of an input file's reader, bytes.
 const READ_BUFFER: usize = 1 << 20;
@@ -33,41 +48,124 @@ pub fn open<'a>(input: impl Read + 'a) -> io::Result<Box<dyn BufRead + 'a>> {
     })
 }
 
+/// Whether `line` (trimmed) is one JSON value by itself.
+fn is_value(line: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+}
+
+/// Whether `lines` read together are JSON values, the last perhaps unfinished: the start of a
+/// (pretty-printed) document, which a log whose first line was cut never is.
+fn document_so_far(lines: &[Vec<u8>]) -> bool {
+    let mut doc = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        doc.extend_from_slice(if i == 0 { strip_bom(trim(l)) } else { l });
+        doc.push(b'\n');
+    }
+    let mut values = serde_json::Deserializer::from_slice(&doc).into_iter::<serde::de::IgnoredAny>();
+    loop {
+        match values.next() {
+            None => return true,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return e.is_eof(),
+        }
+    }
+}
+
+/// Reads one line (to `\n` or the end) into `line`, keeping at most `MAX_LINE_BYTES + 1` bytes
+/// of it (the rest is read and dropped). Returns the bytes read, 0 at the end.
+fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<usize> {
+    line.clear();
+    let mut total = 0;
+    loop {
+        let (done, used) = {
+            let buf = match reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                return Ok(total);
+            }
+            let (done, used) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (true, i + 1),
+                None => (false, buf.len()),
+            };
+            let room = (MAX_LINE_BYTES + 1).saturating_sub(line.len());
+            line.extend_from_slice(&buf[..used.min(room)]);
+            (done, used)
+        };
+        reader.consume(used);
+        total += used;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+/// A line as a message: without surrounding whitespace (`\r` of CRLF included) and byte-order
+/// mark (files concatenated with `cat` carry one at every file's start).
+fn message(line: &[u8]) -> &[u8] {
+    trim(strip_bom(trim(line)))
+}
+
 /// Calls `f` with each message of `reader`: each non-blank line when the input is JSON lines,
-/// else each top-level JSON value of the whole document. Returns the number of messages.
+/// else each top-level JSON value of the whole document (see the module's description). Returns
+/// the number of messages.
 pub fn for_each_message(mut reader: impl BufRead, mut f: impl FnMut(&[u8])) -> io::Result<u64> {
     let mut line = Vec::with_capacity(4096);
-    let mut count = 0u64;
-    // Find the first non-blank line.
+    // The first non-blank lines as read, until the framing is known.
+    let mut head: Vec<Vec<u8>> = Vec::new();
+    let mut ended = false;
     loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(0);
+        if read_line(&mut reader, &mut line)? == 0 {
+            ended = true;
+            break;
         }
-        if !trim(&line).is_empty() {
+        if message(&line).is_empty() {
+            continue;
+        }
+        head.push(line.clone());
+        if is_value(message(&head[0])) || head.len() > FRAMING_LOOKAHEAD_LINES {
             break;
         }
     }
-    let first = strip_bom(trim(&line)).to_vec();
-    if serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok() {
-        f(&first);
-        count += 1;
+    let Some(first) = head.first() else { return Ok(0) };
+    let rest = &head[1..];
+    let values = rest.iter().filter(|l| is_value(message(l))).count();
+    let json_lines = is_value(message(first)) || (!document_so_far(&head) && values > 0 && values * 2 >= rest.len());
+    if json_lines {
+        let mut count = 0u64;
+        for l in &head {
+            f(message(l));
+            count += 1;
+        }
+        if ended {
+            return Ok(count);
+        }
         loop {
-            line.clear();
-            if reader.read_until(b'\n', &mut line)? == 0 {
+            if read_line(&mut reader, &mut line)? == 0 {
                 return Ok(count);
             }
-            let l = trim(&line);
-            if !l.is_empty() {
-                f(l);
+            let m = message(&line);
+            if !m.is_empty() {
+                f(m);
                 count += 1;
             }
         }
     }
     // Document mode: read the rest, then split into top-level values.
-    let mut doc = first;
-    doc.push(b'\n');
-    (&mut reader).take(MAX_DOCUMENT_BYTES as u64).read_to_end(&mut doc)?;
+    let mut doc = Vec::new();
+    for (i, l) in head.iter().enumerate() {
+        // The byte-order mark before the document, if any.
+        doc.extend_from_slice(if i == 0 { strip_bom(trim(l)) } else { l });
+        if i == 0 {
+            doc.push(b'\n');
+        }
+    }
+    if !ended {
+        (&mut reader).take(MAX_DOCUMENT_BYTES as u64).read_to_end(&mut doc)?;
+    }
+    let mut count = 0u64;
     let mut values = serde_json::Deserializer::from_slice(&doc).into_iter::<&RawValue>();
     loop {
         match values.next() {
@@ -170,6 +268,79 @@ mod tests {
         let mut corrupt = z.clone();
         corrupt[20] ^= 0xff;
         assert!(opened(&corrupt).is_err());
+    }
+
+    /// Regression (issue 21): a JSON-lines file whose first line was cut (log rotation) was read
+    /// as one document: 0 events, 1 decode error, the good records lost without a word.
+    #[test]
+    fn a_cut_first_line_is_one_bad_line_not_a_document() {
+        let m = messages("ventName\":\"GetObject\"}\n{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(m, vec!["ventName\":\"GetObject\"}", "{\"a\":1}", "{\"b\":2}"]);
+        // Cut at its end instead: it starts like a document, the lines after it say otherwise.
+        let m = messages("{\"eventName\":\"GetOb\n{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(m, vec!["{\"eventName\":\"GetOb", "{\"a\":1}", "{\"b\":2}"]);
+        // Beyond the lookahead: every line still comes through.
+        let mut input = String::from("garbage\n");
+        input.extend((0..100).map(|i| format!("{{\"n\":{i}}}\n")));
+        assert_eq!(messages(&input).len(), 101);
+    }
+
+    #[test]
+    fn a_cut_last_line_is_one_bad_line() {
+        assert_eq!(messages("{\"a\":1}\n{\"b\":2}\n{\"c\":"), vec!["{\"a\":1}", "{\"b\":2}", "{\"c\":"]);
+    }
+
+    #[test]
+    fn blank_lines_crlf_and_byte_order_marks() {
+        let input = "\u{feff}{\"a\":1}\r\n\r\n   \n\t\n{\"b\":2}\r\n\u{feff}{\"c\":3}\r\n";
+        assert_eq!(messages(input), vec!["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"]);
+        // A BOM before a pretty document.
+        assert_eq!(messages("\u{feff}{\r\n \"x\": 1\r\n}\r\n"), vec!["{\n \"x\": 1\r\n}"]);
+    }
+
+    #[test]
+    fn a_document_followed_by_garbage_keeps_the_document() {
+        // Pretty: the document, then the rest as one bad message.
+        assert_eq!(messages("{\n \"x\": 1\n}\nnot json at all\n"), vec!["{\n \"x\": 1\n}", "not json at all"]);
+        // On one line: one bad line (the decoder says "trailing characters").
+        assert_eq!(messages("{\"a\":1} trailing\n{\"b\":2}\n"), vec!["{\"a\":1} trailing", "{\"b\":2}"]);
+    }
+
+    #[test]
+    fn a_ten_megabyte_record_comes_through_whole() {
+        let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(10 << 20));
+        let input = format!("{{\"a\":1}}\n{big}\n{{\"b\":2}}\n");
+        let mut sizes = Vec::new();
+        for_each_message(input.as_bytes(), |m| sizes.push(m.len())).unwrap();
+        assert_eq!(sizes, vec![7, big.len(), 7]);
+        // First, too.
+        let input = format!("{big}\n{{\"b\":2}}\n");
+        let mut sizes = Vec::new();
+        for_each_message(input.as_bytes(), |m| sizes.push(m.len())).unwrap();
+        assert_eq!(sizes, vec![big.len(), 7]);
+    }
+
+    #[test]
+    fn a_line_beyond_the_limit_is_cut_not_held_whole() {
+        let huge = vec![b'x'; MAX_LINE_BYTES + 1000];
+        let mut input = b"{\"a\":1}\n".to_vec();
+        input.extend(&huge);
+        input.extend(b"\n{\"b\":2}\n");
+        let mut sizes = Vec::new();
+        for_each_message(&input[..], |m| sizes.push(m.len())).unwrap();
+        assert_eq!(sizes, vec![7, MAX_LINE_BYTES + 1, 7]);
+    }
+
+    #[test]
+    fn invalid_utf8_in_the_middle_costs_its_line_only() {
+        let mut input = b"{\"a\":1}\n{\"b\":\"".to_vec();
+        input.extend([0xff, 0xfe]);
+        input.extend(b"\"}\n{\"c\":3}\n");
+        let mut out = Vec::new();
+        for_each_message(&input[..], |m| out.push(m.to_vec())).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[2], b"{\"c\":3}");
+        assert!(std::str::from_utf8(&out[1]).is_err());
     }
 
     #[test]

@@ -13,6 +13,8 @@ mod config;
 mod demo;
 mod input;
 mod keys;
+mod progress;
+mod pseudonym;
 mod render;
 mod replay;
 mod run;
@@ -41,6 +43,8 @@ enum Command {
     /// Look inside saved state (snapshots of `credence replay --state`).
     #[command(subcommand)]
     State(state::StateCommand),
+    /// Compute the pseudonym of candidate credential ids under the configured key.
+    Pseudonym(pseudonym::PseudonymArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run_demo(args).map(|_| ()),
         Command::Simulate(args) => demo::run_simulate(args),
         Command::State(cmd) => state::run(cmd),
+        Command::Pseudonym(args) => pseudonym::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

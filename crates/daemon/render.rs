@@ -12,6 +12,7 @@ pub fn alert_text(u: &FindingUpdate) -> String {
     let verb = match u.activity {
         Activity::Create => "NEW",
         Activity::Update => "UPDATED",
+        Activity::Close => "CLOSED",
     };
     let who = f.principal.as_deref().unwrap_or("unknown principal");
     let _ = writeln!(
@@ -30,6 +31,16 @@ pub fn alert_text(u: &FindingUpdate) -> String {
         f.count,
         format_rfc3339_ms(f.first_ms)
     );
+    if let Some(h) = &f.context.key_hint {
+        let _ = writeln!(s, "  access key {h}");
+    }
+    if !u.changes.is_empty() {
+        let new: Vec<String> = u.changes.iter().map(ToString::to_string).collect();
+        let _ = writeln!(s, "  new: {}", new.join("; "));
+    }
+    if !f.context.operations.is_empty() {
+        let _ = writeln!(s, "  operations: {}", f.context.operations.join(", "));
+    }
     for sig in &f.signals {
         let _ = writeln!(s, "  • {} ({}): {}", sig.detector.as_str(), sig.score, sig.observed);
         let _ = writeln!(s, "      baseline: {}", sig.baseline);

@@ -2,15 +2,15 @@
 //! write findings as OCSF JSON lines.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use credence_detect::{DetectConfig, Engine, KeySpace, Severity};
 use credence_event::lifecycle::LifecycleEvent;
-use credence_event::{Decoder, FieldMapping, Format, Pseudonymizer};
+use credence_event::{DecodeError, Decoder, FieldMapping, Format, Pseudonymizer};
 use credence_finding::ocsf::{render, Product};
-use credence_finding::Aggregator;
+use credence_finding::{Aggregator, FindingUpdate};
 use credence_state::snapshot;
 
 use crate::input::{self, for_each_message};
@@ -54,6 +54,18 @@ pub struct ReplayArgs {
     /// `[state] initial_snapshot`) continues where this one stopped.
     #[arg(long)]
     pub state: Option<PathBuf>,
+    /// GeoIP city database (MaxMind format, `.mmdb`: GeoLite2-City, DB-IP City Lite, ...): the
+    /// country, city and coordinates of events whose log carries an IP address only.
+    #[arg(long)]
+    pub geoip_city: Option<PathBuf>,
+    /// GeoIP ASN database (`.mmdb`: GeoLite2-ASN, DB-IP ASN Lite, ...): the autonomous system and
+    /// its organisation.
+    #[arg(long)]
+    pub geoip_asn: Option<PathBuf>,
+    /// Also write the run's summary as JSON to this file: messages, events, findings, and every
+    /// record not replayed, by reason (decode errors by type, records set aside for their time).
+    #[arg(long)]
+    pub report_json: Option<PathBuf>,
     /// Input files, or `-` for stdin; gzip-compressed ones (CloudTrail's `.json.gz`) are read as
     /// they are.
     #[arg(required = true)]
@@ -104,11 +116,17 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
     let catalogue = crate::config::read_catalogue(cfg.catalogue_file.as_deref())
         .map_err(|p| anyhow::anyhow!("invalid operation risk catalogue:\n{}", p.join("\n")))?;
     let engine = Engine::with_catalogue(cfg, KeySpace::from_pseudonymizer(&pseudonymizer), catalogue);
+    let format = decoder.format();
     let mut pipeline = Pipeline::new(
         decoder,
         engine,
         Aggregator::new(credence_finding::aggregate::DEFAULT_WINDOW_MS, args.min_severity),
     );
+    if let Some(geoip) = crate::config::open_geoip(args.geoip_city.clone(), args.geoip_asn.clone())? {
+        pipeline.set_enricher(geoip.enricher());
+    }
+    // History: nothing in it can be dated after now (and the stream's own clock bounds the rest).
+    pipeline.set_wall_clock(wall_clock_ms());
     if let Some(dir) = &args.state {
         load_state(dir, &mut pipeline)?;
     }
@@ -116,21 +134,24 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
     if let Some(path) = &args.lifecycle {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let mut records = Vec::new();
-        for (n, line) in BufReader::new(file).lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            match LifecycleEvent::decode(&line, &pseudonymizer) {
+        let mut n = 0u64;
+        // Framed as the events are: a bad line (cut, not UTF-8) costs that record only.
+        for_each_message(input::open(file)?, |m| {
+            n += 1;
+            let decoded = std::str::from_utf8(m)
+                .map_err(|e| DecodeError::InvalidUtf8(e.valid_up_to()))
+                .and_then(|line| LifecycleEvent::decode(line, &pseudonymizer));
+            match decoded {
                 Ok(ev) => records.push(LifecycleEvent {
                     time_ms: ev.time_ms,
                     credential: ev.credential,
                     action: ev.action,
                     reason: ev.reason.map(|r| std::borrow::Cow::Owned(r.into_owned())),
                 }),
-                Err(e) => eprintln!("warning: {}:{}: skipped lifecycle record: {e}", path.display(), n + 1),
+                Err(e) => eprintln!("warning: {}: record {n}: skipped lifecycle record: {e}", path.display()),
             }
-        }
+        })
+        .with_context(|| format!("reading {}", path.display()))?;
         pipeline.schedule_lifecycle(records);
     }
 
@@ -143,13 +164,24 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
     let human = args.human;
     let mut shown_errors = 0u32;
     let mut emit = |o: Output<'_>| {
-        if let Output::DecodeError(e) = &o {
+        let skipped = match &o {
+            Output::DecodeError(e) => Some(e.to_string()),
+            Output::Skipped(s) => Some(format!("{} ({})", s, s.reason.as_str())),
+            _ => None,
+        };
+        if let Some(why) = skipped {
             shown_errors += 1;
             if shown_errors <= MAX_SHOWN_ERRORS {
-                eprintln!("warning: skipped a record: {e}");
+                eprintln!("warning: skipped a record: {why}");
             }
         }
-        if let Output::Finding(u) = o {
+        let u = match o {
+            Output::Finding(u) => Some(u),
+            // The close record, with the finding's final counts.
+            Output::Closed(f) => Some(FindingUpdate::close(f)),
+            Output::DecodeError(_) | Output::Skipped(_) => None,
+        };
+        if let Some(u) = u {
             let r = if human {
                 out.write_all(alert_text(&u).as_bytes())
             } else {
@@ -165,24 +197,48 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
     // A file that cannot be opened, or read to its end (a truncated download among a bucket's
     // files), is reported and the others are still replayed; the run fails at its end.
     let mut unreadable = 0usize;
-    for path in &args.files {
+    let progress = crate::progress::Progress::files(&args.files);
+    // Inputs of which not one record could be read, each with what it looks like.
+    let mut unusable = Vec::new();
+    for (i, path) in args.files.iter().enumerate() {
+        let before = pipeline.summary().clone();
+        let mut first: Option<Vec<u8>> = None;
         let read = (|| -> anyhow::Result<u64> {
             let reader = if path.as_os_str() == "-" {
                 input::open(io::stdin().lock())
             } else {
                 let f = File::open(path).context("opening")?;
-                input::open(f)
+                input::open(progress.wrap(f))
             };
-            Ok(for_each_message(reader?, |m| pipeline.process(m, &mut emit))?)
+            Ok(for_each_message(reader?, |m| {
+                progress.event(|| None);
+                if first.is_none() {
+                    first = Some(m.to_vec());
+                }
+                pipeline.process(m, &mut emit)
+            })?)
         })();
         if let Err(e) = read {
-            eprintln!("error: {}: {e:#}; going on with the other files", path.display());
+            let others = if args.files.len() > i + 1 { "; going on with the other files" } else { "" };
+            eprintln!("error: {}: {e:#}{others}", path.display());
             unreadable += 1;
         }
+        let now = pipeline.summary();
+        let errors = now.errors() - before.errors();
+        let scored_or_held =
+            (now.events + now.skips() + pipeline.held() as u64).saturating_sub(before.events + before.skips());
+        if errors > 0 && scored_or_held == 0 {
+            let hint = first.as_deref().map_or_else(String::new, |m| format_hint(m, format));
+            let name = path.display();
+            let msg = format!("{name}: none of its {errors} records could be read as {format}{hint}");
+            eprintln!("error: {msg}");
+            unusable.push(msg);
+        }
     }
+    progress.finish();
     match &args.state {
         // Open findings stay open, to go on in the next run.
-        Some(_) => pipeline.suspend(),
+        Some(_) => pipeline.suspend(&mut emit),
         None => pipeline.finish(&mut emit),
     }
     if let Some(e) = write_error {
@@ -202,10 +258,80 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
             saved.bytes as f64 / 1e6
         );
     }
+    if let Some(p) = &args.report_json {
+        let report = summary_json(&summary, pipeline.engine().len(), unreadable, &unusable);
+        std::fs::write(p, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", p.display()))?;
+    }
     if unreadable > 0 {
         anyhow::bail!("{unreadable} of {} input files could not be read to their end (above)", args.files.len());
     }
+    if !unusable.is_empty() {
+        anyhow::bail!("{} of {} inputs held no record readable as {format} (above)", unusable.len(), args.files.len());
+    }
     Ok(summary)
+}
+
+/// The machine's clock, epoch ms.
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(i64::MAX, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// What an input none of whose records could be read looks like, judged by its first message:
+/// `": this looks like CloudTrail: try --format cloudtrail"`, or why its first record failed.
+pub fn format_hint(first: &[u8], tried: Format) -> String {
+    let probe = Pseudonymizer::insecure_demo();
+    for f in [Format::Cloudtrail, Format::Ocsf, Format::Kong, Format::Envoy] {
+        if f == tried {
+            continue;
+        }
+        let mut out = Vec::new();
+        Decoder::new(f, probe.clone()).decode(first, &mut out);
+        if out.iter().any(Result::is_ok) {
+            let name = match f {
+                Format::Cloudtrail => "CloudTrail",
+                Format::Ocsf => "OCSF API Activity",
+                Format::Kong => "a Kong log",
+                Format::Envoy => "an Envoy access log",
+                Format::Mapped => "mapped",
+            };
+            return format!(": this looks like {name}: try --format {f}");
+        }
+    }
+    let mut out = Vec::new();
+    Decoder::new(tried, probe).decode(first, &mut out);
+    match out.into_iter().find_map(Result::err) {
+        // Its records are of the format's shape, each with a bad or missing field.
+        Some(e @ (DecodeError::MissingField(_) | DecodeError::InvalidField { .. })) => format!(" (the first: {e})"),
+        Some(e) => format!(" (the first: {e}); it looks like none of the supported formats either (ocsf, cloudtrail, kong, envoy; or --format mapped with a field mapping)"),
+        None => String::new(),
+    }
+}
+
+/// The summary as JSON (`--report-json`).
+pub fn summary_json(s: &Summary, credentials: usize, unreadable: usize, unusable: &[String]) -> serde_json::Value {
+    let by = |m: Vec<(&str, u64)>| {
+        m.into_iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(v))).collect::<serde_json::Map<_, _>>()
+    };
+    serde_json::json!({
+        "messages": s.messages,
+        "events": s.events,
+        "lifecycle_records": s.lifecycle,
+        "credentials": credentials,
+        "event_time": s.time_range.map(|(a, b)| [credence_event::time::format_rfc3339_ms(a), credence_event::time::format_rfc3339_ms(b)]),
+        "findings": s.findings(),
+        "finding_updates": s.finding_updates,
+        "findings_by_severity": by(s.findings_by_severity.iter().map(|(k, v)| (k.as_str(), *v)).collect()),
+        "findings_by_detector": by(s.findings_by_detector.iter().map(|(k, v)| (k.as_str(), *v)).collect()),
+        "not_replayed": {
+            "decode_errors": by(s.decode_errors.iter().map(|(k, v)| (k.as_str(), *v)).collect()),
+            "set_aside": by(s.skipped.iter().map(|(k, v)| (k.as_str(), *v)).collect()),
+            "total": s.errors() + s.skips(),
+        },
+        "unreadable_files": unreadable,
+        "unusable_inputs": unusable,
+    })
 }
 
 /// Loads the snapshot in `dir`, if there is one, into the pipeline; says what it found. Damaged
@@ -272,5 +398,14 @@ pub fn summary_text(s: &Summary, credentials: usize) -> String {
         s.errors(),
         if errs.is_empty() { String::new() } else { format!(" ({})", errs.join(", ")) }
     );
+    if s.skips() > 0 {
+        let skips: Vec<String> = s.skipped.iter().map(|(k, v)| format!("{} {v}", k.as_str())).collect();
+        let _ = writeln!(
+            t,
+            "set aside for their time {} ({}): not scored, the clock not moved",
+            s.skips(),
+            skips.join(", ")
+        );
+    }
     t
 }

@@ -47,6 +47,7 @@ mod admin;
 mod changelog;
 mod consumer;
 mod events;
+mod geoip;
 mod http;
 mod kafka;
 mod lag;
@@ -246,7 +247,7 @@ pub fn run_command(args: RunArgs) -> ExitCode {
 /// in-flight deliveries, checkpoint (or store the last offsets), commit, leave the group, flush and
 /// close.
 pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
-    let Settings { config, pseudonymizer, inputs, catalogue, sinks: http_sinks } = settings;
+    let Settings { config, pseudonymizer, inputs, catalogue, sinks: http_sinks, geoip } = settings;
     let topics = Arc::new(Topics::new(&inputs));
     Starting { topics: &topics.names, group: &config.kafka.group_id, alerts: alerts_text(&config) }.emit();
     // The admin server first: /healthz answers while Kafka is being reached.
@@ -280,7 +281,11 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
         min_severity: config.alerts.min_severity,
         changelog: config.state.changelog,
         seed,
+        geoip: geoip.clone(),
     });
+    if let (Some(g), secs @ 1..) = (geoip, config.geoip.reload_check_secs) {
+        tokio::spawn(geoip::run(g, Duration::from_secs(secs), metrics.clone(), shutdown.clone()));
+    }
 
     // Lifecycle first: every known revocation is queued before the first event is scored.
     let (lifecycle_tx, mut lifecycle_rx) = mpsc::channel(LIFECYCLE_QUEUE);

@@ -101,6 +101,12 @@ pub fn kafka() -> Kafka {
     Kafka { env: broker_env().clone(), _local: local, _global: global }
 }
 
+/// The broker's addresses without taking it: for tests that only need a daemon up beside it (the
+/// daemon rides out an outage test stopping the broker meanwhile).
+pub fn broker_shared() -> BrokerEnv {
+    broker_env().clone()
+}
+
 /// A lock between processes: a directory only one can create, holding its owner's pid.
 #[derive(Debug)]
 struct DirLock(PathBuf);

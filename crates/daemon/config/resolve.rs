@@ -22,6 +22,8 @@ pub struct Settings {
     pub catalogue: Catalogue,
     /// The HTTP sinks, their URLs and secrets read.
     pub sinks: Vec<ResolvedSink>,
+    /// The GeoIP databases, opened, when `[geoip]` names any.
+    pub geoip: Option<credence_event::geoip::GeoIp>,
 }
 
 /// An HTTP sink with its URL and secret read (never logged, never printed).
@@ -62,7 +64,10 @@ impl Settings {
         let pseudonymizer = match crate::keys::load(config.pseudonym.key_file.as_deref()) {
             Ok(Some(p)) => Some(p),
             Ok(None) => {
-                problems.push(format!("no pseudonymisation key: set pseudonym.key_file or {}", crate::keys::KEY_ENV));
+                problems.push(format!(
+                    "no pseudonymisation key: set pseudonym.key_file or {} (make one with `openssl rand -hex 32 > key.hex`)",
+                    crate::keys::KEY_ENV
+                ));
                 None
             }
             Err(e) => {
@@ -103,6 +108,13 @@ impl Settings {
                 problems.push("state.initial_snapshot needs state.changelog = true (seeded state must be kept)".into());
             }
         }
+        let geoip = match super::open_geoip(config.geoip.city_db.clone(), config.geoip.asn_db.clone()) {
+            Ok(g) => g,
+            Err(e) => {
+                problems.push(format!("geoip: {e:#}"));
+                None
+            }
+        };
         let mut sinks = Vec::new();
         for (i, sink) in config.sinks.iter().enumerate() {
             let at = format!("sinks[{i}] ({})", sink.name);
@@ -174,7 +186,7 @@ impl Settings {
                 }
             })
             .collect();
-        Ok(Settings { config, pseudonymizer, inputs, catalogue, sinks })
+        Ok(Settings { config, pseudonymizer, inputs, catalogue, sinks, geoip })
     }
 }
 

@@ -18,8 +18,8 @@ pub enum HttpSinkKind {
     Webhook,
     /// A Slack incoming webhook: a message a person reads in five seconds.
     Slack,
-    /// PagerDuty Events API v2: trigger on a finding's creation and escalation (dedup key: the
-    /// finding's uid).
+    /// PagerDuty Events API v2: trigger on a finding's creation and updates, resolve on its close
+    /// (dedup key: the finding's uid).
     Pagerduty,
 }
 

@@ -10,12 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use credence_detect::{CredentialState, Detector, Severity};
 use credence_event::ErrorType;
+use credence_finding::event_time::SkipReason;
 use prometheus::{
     Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 use super::Topics;
 
+pub mod geoip;
 pub mod ops;
 pub mod state;
 
@@ -78,7 +80,9 @@ pub struct Metrics {
     /// By topic index.
     pub topics: Vec<TopicMetrics>,
     decode_errors: Vec<IntCounter>,
-    /// Undecodable messages sent to the dead-letter topic.
+    /// Records set aside for their time, by topic and reason.
+    set_aside: Vec<IntCounter>,
+    /// Messages sent to the dead-letter topic (undecodable, or a record's time not trusted).
     pub dead_lettered: IntCounter,
     findings: Vec<IntCounter>,
     /// Sinks by label: the built-in ones ([`SINKS`]), then the HTTP sinks by name.
@@ -120,6 +124,8 @@ pub struct Metrics {
     pub state: state::StateMetrics,
     /// Readiness reasons, rebalances, the group's lag.
     pub ops: ops::OpsMetrics,
+    /// IP enrichment.
+    pub geoip: geoip::GeoIpMetrics,
 }
 
 pub(crate) fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> prometheus::Result<C> {
@@ -180,11 +186,27 @@ impl Metrics {
             .iter()
             .flat_map(|topic| ErrorType::ALL.iter().map(|t| errors.with_label_values(&[topic.as_str(), t.as_str()])))
             .collect();
+        let set_aside_vec = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "credence_events_set_aside_total",
+                    "Decoded records not scored because their time is not trusted (future: dated past their arrival; too_old: older than the watermark allows), by input topic and reason. Each is dead-lettered.",
+                ),
+                &["topic", "reason"],
+            )?,
+        )?;
+        let set_aside = topic_names
+            .iter()
+            .flat_map(|topic| {
+                SkipReason::ALL.iter().map(|t| set_aside_vec.with_label_values(&[topic.as_str(), t.as_str()]))
+            })
+            .collect();
         let dead_lettered = reg(
             r,
             IntCounter::new(
                 "credence_messages_dead_lettered_total",
-                "Undecodable messages sent to the dead-letter topic.",
+                "Messages sent to the dead-letter topic: undecodable, or holding a record whose time is not trusted.",
             )?,
         )?;
         let findings_vec = reg(
@@ -344,6 +366,7 @@ impl Metrics {
         Ok(Metrics {
             topics,
             decode_errors,
+            set_aside,
             dead_lettered,
             findings,
             sink_names,
@@ -367,6 +390,7 @@ impl Metrics {
             health: Health::default(),
             state: state::StateMetrics::new(r)?,
             ops: ops::OpsMetrics::new(r)?,
+            geoip: geoip::GeoIpMetrics::new(r)?,
         })
     }
 
@@ -374,6 +398,12 @@ impl Metrics {
     pub fn decode_error(&self, topic: u16, t: ErrorType) -> &IntCounter {
         let i = ErrorType::ALL.iter().position(|x| *x == t).unwrap_or(0);
         &self.decode_errors[usize::from(topic) * ErrorType::ALL.len() + i]
+    }
+
+    /// The set-aside counter of input topic `topic` (its index) and reason `r`.
+    pub fn set_aside(&self, topic: u16, r: SkipReason) -> &IntCounter {
+        let i = SkipReason::ALL.iter().position(|x| *x == r).unwrap_or(0);
+        &self.set_aside[usize::from(topic) * SkipReason::ALL.len() + i]
     }
 
     /// The findings counter of `detector` and `severity`.

@@ -85,8 +85,14 @@ impl Outbound {
     /// A finding record for the alerts topic. `json` is the rendered OCSF finding.
     pub fn alert(topic: Arc<str>, origin: Origin, update: &FindingUpdate, json: Vec<u8>) -> Outbound {
         let f = &update.finding;
-        let headers = OwnedHeaders::new_with_capacity(3)
+        let activity = match update.activity {
+            credence_finding::Activity::Create => "create",
+            credence_finding::Activity::Update => "update",
+            credence_finding::Activity::Close => "close",
+        };
+        let headers = OwnedHeaders::new_with_capacity(4)
             .insert(header("credence.finding_uid", &f.uid))
+            .insert(header("credence.activity", activity))
             .insert(header("credence.revision", &f.revision.to_string()))
             .insert(header("credence.severity", f.severity.as_str()));
         Outbound {

@@ -67,6 +67,8 @@ pub struct TaskFactory {
     pub changelog: bool,
     /// The initial snapshot, if any.
     pub seed: Option<SeedState>,
+    /// The GeoIP databases, if configured: each pipeline gets an enricher (a cache of its own).
+    pub geoip: Option<credence_event::geoip::GeoIp>,
 }
 
 impl TaskFactory {
@@ -74,7 +76,12 @@ impl TaskFactory {
     pub fn pipeline(&self, input: usize) -> Pipeline {
         let keys = KeySpace::from_pseudonymizer(&self.pseudonymizer);
         let engine = Engine::with_catalogue(self.detect.clone(), keys, self.catalogue.clone());
-        Pipeline::new(self.decoders[input].clone(), engine, Aggregator::new(self.window_ms, self.min_severity))
+        let mut pipeline =
+            Pipeline::new(self.decoders[input].clone(), engine, Aggregator::new(self.window_ms, self.min_severity));
+        if let Some(g) = &self.geoip {
+            pipeline.set_enricher(g.enricher());
+        }
+        pipeline
     }
 
     /// Starts a pipeline whose changelog was empty from the seed, if there is one; true if so.

@@ -23,7 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use credence_event::lifecycle::LifecycleEvent;
-use credence_event::ErrorType;
 use credence_finding::ocsf::{render, Product};
 use credence_finding::pipeline::{Output, Pipeline};
 use credence_finding::{Activity, FindingUpdate};
@@ -349,6 +348,7 @@ impl Worker {
         for t in self.tasks.values_mut() {
             t.pipeline.engine_mut().set_max_credentials(share);
             let c = t.pipeline.engine_mut().take_counts();
+            self.parts.metrics.geoip.add(t.pipeline.take_enrich_stats());
             let engine = t.pipeline.engine();
             own.active += engine.len();
             own.dirty += t.pipeline.pending_changes();
@@ -432,9 +432,7 @@ impl Worker {
             }
             mark = now;
         }
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let now_ms = wall_clock_ms();
         let metrics = &*self.parts.metrics;
         for (topic, c) in metrics.topics.iter().zip(&counts) {
             topic.consumed.inc_by(c.consumed);
@@ -474,26 +472,39 @@ impl Worker {
             return false;
         }
         let mut findings = std::mem::take(&mut self.findings);
-        let mut first_error: Option<(ErrorType, String)> = None;
+        let mut first_error: Option<(&'static str, String)> = None;
         let mut errors = 0u32;
         let metrics = &*self.parts.metrics;
         let pipeline = &mut task.pipeline;
-        let (events_before, scored_before) = (pipeline.summary().events, scored(pipeline));
-        pipeline.process_at(payload, r.timestamp_ms, &mut |o| match o {
+        let decoded = |p: &Pipeline| p.summary().events + p.summary().skips();
+        let (decoded_before, scored_before) = (decoded(pipeline), scored(pipeline));
+        // The arrival clock: the message's Kafka timestamp, capped by ours (a producer clock
+        // ahead of ours must not widen what is trusted); ours when the message has none.
+        let wall_ms = wall_clock_ms();
+        let arrival_ms = r.timestamp_ms.map_or(wall_ms, |t| t.min(wall_ms));
+        pipeline.process_at(payload, Some(arrival_ms), &mut |o| match o {
             Output::Finding(u) => findings.push(u),
             Output::DecodeError(e) => {
                 errors += 1;
                 // Every error counts (MessageUndecodable below logs the message once).
                 metrics.decode_error(r.topic, e.error_type()).inc();
                 if first_error.is_none() {
-                    first_error = Some((e.error_type(), e.to_string()));
+                    first_error = Some((e.error_type().as_str(), e.to_string()));
                 }
             }
-            Output::Closed(_) => {}
+            Output::Skipped(s) => {
+                errors += 1;
+                metrics.set_aside(r.topic, s.reason).inc();
+                if first_error.is_none() {
+                    first_error = Some((s.reason.as_str(), s.to_string()));
+                }
+            }
+            // The close record: its sinks learn that the incident is over (PagerDuty resolves it).
+            Output::Closed(f) => findings.push(FindingUpdate::close(f)),
         });
         let c = &mut counts[usize::from(r.topic)];
         c.consumed += 1;
-        c.decoded += pipeline.summary().events - events_before;
+        c.decoded += decoded(pipeline) - decoded_before;
         c.scored += scored(pipeline).saturating_sub(scored_before);
         let mut deliveries = 0;
         for u in findings.drain(..) {
@@ -555,7 +566,7 @@ impl Worker {
     fn dead_letter(
         &mut self,
         origin: Origin,
-        error_type: ErrorType,
+        error_type: &'static str,
         error: &str,
         errors: u32,
         payload: Vec<u8>,
@@ -566,7 +577,7 @@ impl Worker {
             topic: source_topic,
             partition: origin.partition,
             offset: origin.offset,
-            error_type: error_type.as_str(),
+            error_type,
             dead_lettered: self.parts.dead_letter_topic.is_some(),
             metrics: &self.parts.metrics,
         }
@@ -575,7 +586,7 @@ impl Worker {
         let input = self.parts.topics.input(origin.topic);
         let what = DeadLetter {
             error,
-            error_type: error_type.as_str(),
+            error_type,
             errors,
             source_topic,
             format: self.parts.topics.format(input).as_str(),
@@ -734,4 +745,11 @@ async fn recv_acks(rx: &mut Option<mpsc::Receiver<Acked>>) -> Option<Acked> {
         Some(rx) => rx.recv().await,
         None => None,
     }
+}
+
+/// The machine's clock, epoch ms.
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

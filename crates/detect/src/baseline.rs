@@ -14,9 +14,10 @@ use crate::stats::{decay, DistinctBits, EwStats, FreqTable, Half};
 /// Format version of saved state (snapshots and changelog records, `credence-state`): bump it on
 /// any change to the serialised fields of [`Baseline`] or of any other saved part (peer profiles,
 /// the population, open findings, the clock), and migrate or refuse the older version there. 5 is
-/// the first version written; `tests/data/state` keeps a snapshot of each version. 6: the
+/// the first version written; `tests/data/state` keeps a snapshot of each version. 6 added a
+/// finding's context (operations, resources, account, region, key hint) at its end; 7 the
 /// baseline's hour-scale counts, cadence of silences and weak-signal memory (issue 19).
-pub const SNAPSHOT_VERSION: u16 = 6;
+pub const SNAPSHOT_VERSION: u16 = 7;
 
 /// Seconds since 2000-01-01T00:00:00Z: the compact clock baselines store (u32 lasts to 2136).
 pub const EPOCH_BASE_SECS: i64 = 946_684_800;

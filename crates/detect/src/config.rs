@@ -59,6 +59,9 @@ pub struct DetectConfig {
     /// rules are tried first. Read by the binary, which builds the engines with
     /// `Catalogue::with_overrides`. Default: none.
     pub catalogue_file: Option<PathBuf>,
+    /// Bounds of the event-time clock (`[detect.event_time]`): how far ahead of its arrival a
+    /// record may be dated, and the watermark's out-of-orderness. Defaults 300 s and 300 s.
+    pub event_time: crate::event_time::EventTimeConfig,
 }
 
 impl Default for DetectConfig {
@@ -80,6 +83,7 @@ impl Default for DetectConfig {
             idle_ttl_secs: 180 * DAY,
             alert_learn_weight: 0.2,
             catalogue_file: None,
+            event_time: crate::event_time::EventTimeConfig::default(),
         }
     }
 }
@@ -115,6 +119,7 @@ impl DetectConfig {
         if !(self.max_travel_kmh > 0.0 && self.min_travel_km >= 0.0) {
             p.push("detect.max_travel_kmh must be positive and detect.min_travel_km non-negative".into());
         }
+        p.extend(self.event_time.problems());
         p
     }
 }

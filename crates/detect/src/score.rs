@@ -139,6 +139,25 @@ fn novelty_score(bits: f32) -> f32 {
     }
 }
 
+/// `1 operation`, `3 operations` (a count estimated by a sketch is rounded first).
+fn count(n: f32, noun: &str) -> String {
+    let n = n.round().max(0.0);
+    if n == 1.0 {
+        format!("1 {noun}")
+    } else {
+        format!("{n:.0} {noun}s")
+    }
+}
+
+/// A span of event time: `under a minute`, `1 minute`, `12 minutes`.
+fn span(secs: u32) -> String {
+    match secs / 60 {
+        0 => "under a minute".into(),
+        1 => "1 minute".into(),
+        m => format!("{m} minutes"),
+    }
+}
+
 fn pct(share: f32) -> String {
     let p = share * 100.0;
     if p >= 10.0 {
@@ -620,8 +639,15 @@ fn travel(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
         Detector::ImpossibleTravel,
         score.min(95.0) as u8,
         format!(
-            "{:.0} km from the previous use in {:.0} minutes ({:.0} km/h){}",
+            "{:.0} km from the previous use (at {:.2}, {:.2}{}) in {:.0} minutes ({:.0} km/h){}",
             km,
+            there.lat,
+            there.lon,
+            b.countries
+                .top(1)
+                .first()
+                .map(|(k, ..)| format!(", usually {}", keys::country_label(*k)))
+                .unwrap_or_default(),
             hours * 60.0,
             kmh,
             obs.event.origin.country.map(|c| format!(", now in {c}")).unwrap_or_default()
@@ -652,10 +678,7 @@ fn concurrency(b: &Baseline, obs: &Observation<'_>, out: &mut Vec<Signal>) {
     out.push(Signal::new(
         Detector::ConcurrentUse,
         score.min(95.0) as u8,
-        format!(
-            "{switches} alternations between two distant origins in {} minutes",
-            obs.t.saturating_sub(w.since) / 60
-        ),
+        format!("{switches} alternations between two distant origins in {}", span(obs.t.saturating_sub(w.since))),
         "one holder uses a credential from one place at a time".into(),
     ));
 }
@@ -727,9 +750,10 @@ fn volume(b: &Baseline, obs: &Observation<'_>, cfg: &DetectConfig, out: &mut Vec
                 Detector::Exfiltration,
                 (62.0 + 8.0 * (ln - threshold)).min(97.0) as u8,
                 format!(
-                    "{} returned in {} minutes over {n} requests",
+                    "{} returned in {} over {}",
                     bytes(sum),
-                    obs.t.saturating_sub(if in_short { b.short.start } else { obs.t }) / 60
+                    span(obs.t.saturating_sub(if in_short { b.short.start } else { obs.t })),
+                    count(n as f32, "request")
                 ),
                 format!(
                     "usual {}-minute volume about {} (p99 about {})",
@@ -829,7 +853,7 @@ fn window(
     let mut w = if b.short.contains(obs.t, cfg.short_window_secs) { b.short } else { Default::default() };
     // The window as it will be once this event is added.
     w.add(obs, unfamiliar_op);
-    let minutes = obs.t.saturating_sub(if w.start == 0 { obs.t } else { w.start }) / 60;
+    let elapsed = obs.t.saturating_sub(if w.start == 0 { obs.t } else { w.start });
     let st = &b.short_stats;
     let failed_ops = w.failed_ops.estimate();
     let usual_fail = if st.failure_ratio.n >= 5 { st.failure_ratio.mean } else { 0.0 };
@@ -843,10 +867,11 @@ fn window(
                 Detector::ExpiredTokenStorm,
                 (62.0 + 5.0 * (w.auth_failures as f32 / STORM_MIN_FAILURES as f32).log2()).min(75.0) as u8,
                 format!(
-                    "{} rejected-credential failures ({}) on {:.0} operation(s) in {minutes} minutes",
-                    w.auth_failures,
+                    "{} ({}) on {} in {}",
+                    count(w.auth_failures as f32, "rejected-credential failure"),
                     e.error_code.as_deref().unwrap_or("401"),
-                    failed_ops.max(1.0)
+                    count(failed_ops.max(1.0), "operation"),
+                    span(elapsed)
                 ),
                 format!("usual failure rate {}", pct(usual_fail)),
             ));
@@ -859,10 +884,11 @@ fn window(
                 Detector::AccessProbing,
                 (62.0 + 3.0 * (failed_ops.max(w.failed_resources.estimate()) - PROBE_MIN_FAILED_OPS)).min(92.0) as u8,
                 format!(
-                    "{} failed calls across {:.0} operations and {:.0} resources in {minutes} minutes, latest {} → {}",
-                    w.failures,
-                    failed_ops,
-                    w.failed_resources.estimate(),
+                    "{} across {} and {} in {}, latest {} → {}",
+                    count(w.failures as f32, "failed call"),
+                    count(failed_ops, "operation"),
+                    count(w.failed_resources.estimate(), "resource"),
+                    span(elapsed),
                     e.operation,
                     e.error_code.as_deref().unwrap_or("denied")
                 ),
@@ -895,8 +921,11 @@ fn window(
             Detector::Enumeration,
             (60.0 + 3.0 * over_ops.max(over_res)).min(95.0) as u8,
             format!(
-                "{ops:.0} distinct operations ({:.0} new to this credential and its peers) and {res:.0} distinct resources in {minutes} minutes",
-                unfamiliar_ops.min(ops)
+                "{} ({:.0} new to this credential and its peers) and {} in {}",
+                count(ops, "distinct operation"),
+                unfamiliar_ops.min(ops),
+                count(res, "distinct resource"),
+                span(elapsed)
             ),
             if trusted {
                 format!(

@@ -13,8 +13,8 @@
 //!   (`arn:aws:iam::<account>:role/<name>`); else the account id of the ARN or
 //!   `userIdentity.accountId`.
 //! - principal: `userIdentity.arn`, `userName`, `principalId`, `invokedBy`.
-//! - operation: `eventName`; service: `eventSource`; time: `eventTime` (Panther's `p_event_time`
-//!   as a fallback; a time without zone is UTC).
+//! - operation: `eventName`; service: `eventSource`; time: `eventTime` (Panther's `p_event_time`,
+//!   then Logstash's and Elastic's `@timestamp` as fallbacks; a time without zone is UTC).
 //! - outcome: success without `errorCode`, else [`Outcome::from_error_code`]; a sign-in event
 //!   whose `responseElements` report `"Failure"` (no `errorCode` is logged for those) is AuthFailed.
 //! - origin: `sourceIPAddress` when it parses as an IP, else kept as `origin.host` (AWS service
@@ -49,10 +49,15 @@ use crate::{parse_ip, CredentialKind, DecodeError, Decoder, Event, Namespace, Or
 struct Raw<'a> {
     #[serde(borrow, rename = "recipientAccountId", alias = "recipientaccountid")]
     recipient_account: Text<'a>,
+    #[serde(borrow, rename = "awsRegion", alias = "awsregion")]
+    region: Text<'a>,
     #[serde(borrow, rename = "eventTime", alias = "eventtime")]
     event_time: Text<'a>,
     #[serde(borrow)]
     p_event_time: Text<'a>,
+    /// Logstash's and Elastic's event time: Logstash's `cloudtrail` codec moves `eventTime` here.
+    #[serde(borrow, rename = "@timestamp")]
+    at_timestamp: Text<'a>,
     #[serde(borrow, rename = "eventName", alias = "eventname")]
     event_name: Text<'a>,
     #[serde(borrow, rename = "eventSource", alias = "eventsource")]
@@ -128,6 +133,38 @@ struct Arn<'a> {
 struct Resource<'a> {
     #[serde(borrow, rename = "ARN", alias = "arn")]
     arn: Text<'a>,
+    /// `AWS::S3::Bucket`, `AWS::KMS::Key`, ...
+    #[serde(borrow, rename = "type")]
+    kind: Text<'a>,
+}
+
+/// The short resource type of a CloudFormation-style type name (`AWS::S3::Bucket` → `bucket`),
+/// for the common ones; `None` for others.
+fn resource_type_of(kind: &str) -> Option<&'static str> {
+    Some(match kind.rsplit("::").next()? {
+        "Bucket" => "bucket",
+        "Object" => "object",
+        "Trail" => "trail",
+        "Secret" => "secret",
+        "Key" => "key",
+        "Role" => "role",
+        "User" => "user",
+        "Group" => "group",
+        "Policy" | "ManagedPolicy" => "policy",
+        "Instance" => "instance",
+        "Snapshot" | "DBSnapshot" | "DBClusterSnapshot" => "snapshot",
+        "Volume" => "volume",
+        "Image" => "image",
+        "Function" => "function",
+        "DBInstance" => "db_instance",
+        "DBCluster" => "db_cluster",
+        "Table" => "table",
+        "Topic" => "topic",
+        "Queue" => "queue",
+        "LogGroup" => "log_group",
+        "Parameter" => "parameter",
+        _ => return None,
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -248,41 +285,42 @@ impl<'a> RequestParameters<'a> {
         f
     }
 
-    fn resource(self) -> Option<Cow<'a, str>> {
+    /// The resource acted on and its type (when the parameter says it).
+    fn resource(self) -> Option<(Cow<'a, str>, Option<&'static str>)> {
         if let Some(bucket) = self.bucket_name.get() {
-            return Some(Cow::Owned(match self.key.get() {
-                Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
-                None => format!("arn:aws:s3:::{bucket}"),
-            }));
+            return Some(match self.key.get() {
+                Some(key) => (Cow::Owned(format!("arn:aws:s3:::{bucket}/{key}")), Some("object")),
+                None => (Cow::Owned(format!("arn:aws:s3:::{bucket}")), Some("bucket")),
+            });
         }
         [
-            self.secret_id,
-            self.instance_id,
-            self.function_name,
-            self.db_instance,
-            self.db_snapshot,
-            self.db_cluster,
-            self.snapshot_id,
-            self.image_id,
-            self.user_name,
-            self.role_name,
-            self.group_name,
-            self.role_arn,
-            self.policy_arn,
-            self.trail_name,
-            self.name,
-            self.model_id,
-            self.target,
-            self.group_id,
-            self.key_id,
-            self.topic_arn,
-            self.queue_url,
-            self.table_name,
-            self.log_group_name,
-            self.resource_arn,
+            (self.secret_id, Some("secret")),
+            (self.instance_id, Some("instance")),
+            (self.function_name, Some("function")),
+            (self.db_instance, Some("db_instance")),
+            (self.db_snapshot, Some("snapshot")),
+            (self.db_cluster, Some("db_cluster")),
+            (self.snapshot_id, Some("snapshot")),
+            (self.image_id, Some("image")),
+            (self.user_name, Some("user")),
+            (self.role_name, Some("role")),
+            (self.group_name, Some("group")),
+            (self.role_arn, Some("role")),
+            (self.policy_arn, Some("policy")),
+            (self.trail_name, Some("trail")),
+            (self.name, None),
+            (self.model_id, Some("model")),
+            (self.target, None),
+            (self.group_id, Some("security_group")),
+            (self.key_id, Some("key")),
+            (self.topic_arn, Some("topic")),
+            (self.queue_url, Some("queue")),
+            (self.table_name, Some("table")),
+            (self.log_group_name, Some("log_group")),
+            (self.resource_arn, None),
         ]
         .into_iter()
-        .find_map(Text::get)
+        .find_map(|(t, kind)| t.get().map(|v| (v, kind)))
     }
 }
 
@@ -385,7 +423,7 @@ fn peer_of_arn<'a>(arn: &Cow<'a, str>) -> Option<Cow<'a, str>> {
 fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeError> {
     let decoder = ctx.decoder;
     let operation = raw.event_name.get().ok_or(DecodeError::MissingField("eventName"))?;
-    let time_ms = match raw.event_time.get().or(raw.p_event_time.get()) {
+    let time_ms = match raw.event_time.get().or(raw.p_event_time.get()).or(raw.at_timestamp.get()) {
         Some(text) => match (parse_datetime_text(&text), ctx.ingest) {
             (Some(t), _) => t,
             (None, Some(t)) => t,
@@ -403,8 +441,12 @@ fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeErro
     let (user_name, principal_id, invoked_by) = (ui.user_name.get(), ui.principal_id.get(), ui.invoked_by.get());
 
     let pseudo = decoder.pseudonymizer();
+    let account_id = ui.account_id.get();
+    let account = raw.recipient_account.get().or_else(|| account_id.clone());
+    let mut key_hint = None;
     let (credential, kind) = match ui.access_key_id.get() {
         Some(key) => {
+            key_hint = crate::KeyHint::of_aws_key_id(&key);
             let kind = if key.starts_with("AKIA") {
                 CredentialKind::AccessKey
             } else if key.starts_with("ASIA") {
@@ -415,7 +457,6 @@ fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeErro
             (pseudo.credential(&key), kind)
         }
         None => {
-            let account = raw.recipient_account.get();
             let stand_in = [&arn, &principal_id, &user_name, &invoked_by, &service, &account]
                 .into_iter()
                 .find_map(|c| c.as_deref())
@@ -427,7 +468,7 @@ fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeErro
         (CredentialKind::TemporaryKey, Some(session)) => pseudo.pseudonymize(Namespace::Session, session),
         _ => credential,
     };
-    let peer_group = issuer.or_else(|| arn.as_ref().and_then(peer_of_arn)).or(ui.account_id.get());
+    let peer_group = issuer.or_else(|| arn.as_ref().and_then(peer_of_arn)).or(account_id);
     let principal = arn.or(user_name).or(principal_id).or(invoked_by);
 
     let mut origin = Origin::default();
@@ -459,7 +500,13 @@ fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeErro
             !a.saml_provider.0 && a.mfa_used.0.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("no"))
         });
     request.set_if(no_mfa, RequestFacts::NO_MFA);
-    let resource = raw.resources.0.and_then(|r| r.arn.get()).or_else(|| params?.resource());
+    let (resource, resource_type) = match raw.resources.0.and_then(|r| Some((r.arn.get()?, r.kind.get()))) {
+        Some((arn, kind)) => (Some(arn), kind.as_deref().and_then(resource_type_of)),
+        None => params.and_then(RequestParameters::resource).map_or((None, None), |(r, t)| (Some(r), t)),
+    };
+    // CloudTrail's own calls name their trail `name`.
+    let resource_type = resource_type
+        .or_else(|| (resource.is_some() && service.as_deref() == Some("cloudtrail.amazonaws.com")).then_some("trail"));
 
     Ok(Event {
         time_ms,
@@ -480,6 +527,7 @@ fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeErro
         bytes_out: additional.and_then(|a| a.bytes_out.as_u64()),
         request,
         event_uid: raw.event_id.get().or(raw.request_id.get()),
+        cloud: crate::CloudContext { account, region: raw.region.get(), resource_type, key_hint },
     })
 }
 

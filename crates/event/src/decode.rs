@@ -134,12 +134,21 @@ impl Decoder {
                 return;
             }
         };
+        let first = out.len();
         match self.format {
             Format::Ocsf => ocsf::decode(self, text, out),
             Format::Cloudtrail => cloudtrail::decode(self, text, ingest_time_ms, out),
             Format::Kong => kong::decode(self, text, out),
             Format::Envoy => envoy::decode(self, text, out),
             Format::Mapped => mapped::decode(self, text, out),
+        }
+        // One check for every format: a time no RFC 3339 timestamp can write is an error.
+        for r in &mut out[first..] {
+            if let Ok(e) = r {
+                if !crate::time::in_range(e.time_ms) {
+                    *r = Err(DecodeError::invalid("time", crate::time::out_of_range_reason(e.time_ms)));
+                }
+            }
         }
     }
 

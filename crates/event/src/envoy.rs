@@ -157,6 +157,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         bytes_out: raw.bytes_sent.as_u64(),
         request: crate::RequestFacts::NONE,
         event_uid: raw.request_id.get(),
+        cloud: crate::CloudContext::default(),
     })
 }
 

@@ -41,7 +41,8 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for BStr<'a> {
 /// An optional borrowed string field: `Option<BStr>`, mapped to `Option<Cow>` by [`cow`].
 pub(crate) type OptStr<'a> = Option<BStr<'a>>;
 
-/// Converts an optional field, dropping empty strings (loggers write `""` for "absent").
+/// Converts an optional field, dropping empty and blank strings (loggers write `""` for
+/// "absent"; a credential id of spaces identifies nothing).
 pub(crate) fn cow(s: OptStr<'_>) -> Option<Cow<'_, str>> {
-    s.map(BStr::into_cow).filter(|v| !v.is_empty())
+    s.map(BStr::into_cow).filter(|v| !v.trim().is_empty())
 }

@@ -281,7 +281,8 @@ pub(crate) fn decode<'a>(decoder: &Decoder, text: &'a str, out: &mut Vec<Result<
 fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, DecodeError> {
     let raw: Raw<'a> = serde_json::from_str(text).map_err(DecodeError::json)?;
     let time_ms = match raw.started_at.0 {
-        Some(v) => time::epoch_to_ms(v).ok_or_else(|| DecodeError::invalid("started_at", "not a positive epoch"))?,
+        Some(v) => time::epoch_to_ms(v)
+            .ok_or_else(|| DecodeError::invalid("started_at", "not an epoch time between 1970-01-01 and 9999-12-31"))?,
         None => return Err(DecodeError::MissingField("started_at")),
     };
     let request = raw.request.0.ok_or(DecodeError::MissingField("request"))?;
@@ -356,6 +357,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         bytes_out: response.size.as_u64(),
         request: crate::RequestFacts::NONE,
         event_uid,
+        cloud: crate::CloudContext::default(),
     })
 }
 

@@ -15,6 +15,7 @@ mod decode;
 mod envoy;
 mod error;
 mod facts;
+pub mod geoip;
 mod json;
 mod kong;
 pub mod lifecycle;
@@ -27,7 +28,7 @@ pub use decode::{Decoder, Format};
 pub use error::{DecodeError, ErrorType};
 pub use facts::RequestFacts;
 pub use mapped::{FieldMapping, MappingError, TimeFormat};
-pub use pseudonym::{Namespace, Pseudonym, Pseudonymizer, WeakKey, MIN_KEY_BYTES};
+pub use pseudonym::{KeyHint, Namespace, Pseudonym, Pseudonymizer, WeakKey, MIN_KEY_BYTES};
 
 /// What kind of credential was presented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -218,12 +219,29 @@ pub struct Origin<'a> {
     pub host: Option<Cow<'a, str>>,
     /// Autonomous system number, when enriched.
     pub asn: Option<u32>,
+    /// The autonomous system's organisation, when enriched (`Amazon.com, Inc.`).
+    pub org: Option<Cow<'a, str>>,
     /// Country, when enriched.
     pub country: Option<Country>,
     /// City, when enriched.
     pub city: Option<Cow<'a, str>>,
     /// Coordinates, when enriched.
     pub geo: Option<GeoPoint>,
+}
+
+/// Where in a cloud a request was made and with which key: context for the analyst on findings,
+/// not scored. Filled by decoders whose logs carry it (CloudTrail).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CloudContext<'a> {
+    /// The account the request was made in (CloudTrail `recipientAccountId`).
+    pub account: Option<Cow<'a, str>>,
+    /// The region the request was made to (`awsRegion`).
+    pub region: Option<Cow<'a, str>>,
+    /// What kind of resource [`Event::resource`] is (`bucket`, `secret`, `trail`, ...), when the
+    /// decoder knows.
+    pub resource_type: Option<&'static str>,
+    /// A non-secret hint of the access key presented: its prefix and last four characters.
+    pub key_hint: Option<KeyHint>,
 }
 
 /// One API request made with a credential: the unit Credence scores.
@@ -270,6 +288,8 @@ pub struct Event<'a> {
     /// The record's own id (OCSF `metadata.uid`, CloudTrail `eventID`, gateway request id), so a
     /// finding can point back at the events that raised it.
     pub event_uid: Option<Cow<'a, str>>,
+    /// Account, region, resource type and key hint, when the log says.
+    pub cloud: CloudContext<'a>,
 }
 
 impl<'a> Event<'a> {
@@ -295,6 +315,51 @@ impl<'a> Event<'a> {
             bytes_out: None,
             request: RequestFacts::NONE,
             event_uid: None,
+            cloud: CloudContext::default(),
+        }
+    }
+}
+
+impl Event<'_> {
+    /// The event with every borrowed string copied: to hold it past its input buffer (the
+    /// pipeline holds a record dated ahead of its stream until later records confirm the time).
+    pub fn into_owned(self) -> Event<'static> {
+        fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(c.into_owned())
+        }
+        Event {
+            time_ms: self.time_ms,
+            credential: self.credential,
+            subject: self.subject,
+            credential_kind: self.credential_kind,
+            principal: self.principal.map(own),
+            peer_group: self.peer_group.map(own),
+            origin: Origin {
+                ip: self.origin.ip,
+                host: self.origin.host.map(own),
+                asn: self.origin.asn,
+                org: self.origin.org.map(own),
+                country: self.origin.country,
+                city: self.origin.city.map(own),
+                geo: self.origin.geo,
+            },
+            user_agent: self.user_agent.map(own),
+            operation: own(self.operation),
+            service: self.service.map(own),
+            resource: self.resource.map(own),
+            http_method: self.http_method.map(own),
+            http_status: self.http_status,
+            outcome: self.outcome,
+            error_code: self.error_code.map(own),
+            bytes_out: self.bytes_out,
+            request: self.request,
+            event_uid: self.event_uid.map(own),
+            cloud: CloudContext {
+                account: self.cloud.account.map(own),
+                region: self.cloud.region.map(own),
+                resource_type: self.cloud.resource_type,
+                key_hint: self.cloud.key_hint,
+            },
         }
     }
 }

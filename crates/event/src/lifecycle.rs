@@ -66,6 +66,9 @@ impl<'a> LifecycleEvent<'a> {
     pub fn decode(line: &'a str, pseudonymizer: &Pseudonymizer) -> Result<LifecycleEvent<'a>, DecodeError> {
         let raw: Raw<'a> = serde_json::from_str(line).map_err(DecodeError::json)?;
         let time_ms = raw.time.ok_or(DecodeError::MissingField("time"))?;
+        if !crate::time::in_range(time_ms) {
+            return Err(DecodeError::invalid("time", crate::time::out_of_range_reason(time_ms)));
+        }
         let credential = cow(raw.credential_uid).ok_or(DecodeError::MissingField("credential_uid"))?;
         let action = raw.action.ok_or(DecodeError::MissingField("action"))?;
         Ok(LifecycleEvent {

@@ -221,7 +221,7 @@ impl<'a> Leaf<'a> {
     /// Text, with integers spelled out; `None` for empty text, `-`, and non-text values.
     fn text(self) -> Option<Cow<'a, str>> {
         match self {
-            Leaf::Str(s) => Some(s).filter(|s| !s.is_empty() && s != "-"),
+            Leaf::Str(s) => Some(s).filter(|s| !s.trim().is_empty() && s != "-"),
             Leaf::U(v) => Some(Cow::Owned(v.to_string())),
             Leaf::I(v) => Some(Cow::Owned(v.to_string())),
             Leaf::F(_) | Leaf::Bool | Leaf::Composite => None,
@@ -515,6 +515,7 @@ fn decode_record<'a>(
         bytes_out: number_of(take(BYTES_OUT)).filter(|v| *v >= 0.0 && *v < 1.8e19).map(|v| v as u64),
         request: crate::RequestFacts::NONE,
         event_uid: text_of(take(EVENT_UID)),
+        cloud: crate::CloudContext::default(),
     })
 }
 
@@ -526,7 +527,9 @@ fn parse_time(leaf: &Leaf<'_>, format: TimeFormat) -> Result<i64, DecodeError> {
         (TimeFormat::EpochMs | TimeFormat::EpochS, _) => {
             let v = leaf.number().ok_or_else(|| bad("expected an epoch number"))?;
             let ms = if format == TimeFormat::EpochS { v * 1e3 } else { v };
-            (ms.is_finite() && ms > 0.0 && ms < 1e16).then_some(ms as i64).ok_or_else(|| bad("epoch out of range"))
+            (ms.is_finite() && ms > 0.0 && ms <= time::MAX_EVENT_MS as f64)
+                .then_some(ms as i64)
+                .ok_or_else(|| bad("epoch out of range (1970-01-01 to 9999-12-31)"))
         }
         (TimeFormat::Auto, Leaf::Str(s)) => lenient::parse_time_text(s).ok_or_else(|| bad("unrecognised time")),
         (TimeFormat::Auto, _) => {

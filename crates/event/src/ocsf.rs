@@ -418,7 +418,8 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
     }
     let time_dt = nonempty(raw.time_dt);
     let time_ms = match (raw.time, time_dt.as_deref()) {
-        (Some(t), _) => time::epoch_to_ms(t).ok_or_else(|| DecodeError::invalid("time", "not a positive epoch"))?,
+        (Some(t), _) => time::epoch_to_ms(t)
+            .ok_or_else(|| DecodeError::invalid("time", "not an epoch time between 1970-01-01 and 9999-12-31"))?,
         (None, Some(dt)) => {
             time::parse_rfc3339_ms(dt).ok_or_else(|| DecodeError::invalid("time_dt", "not RFC 3339"))?
         }
@@ -520,6 +521,7 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         bytes_out,
         request: crate::RequestFacts::NONE,
         event_uid,
+        cloud: crate::CloudContext::default(),
     })
 }
 
@@ -856,6 +858,29 @@ mod tests {
         // `null` for a required object is a missing field.
         let err = d.decode_one(br#"{"class_uid":6003,"time":1,"actor":null,"api":{"operation":"x"}}"#).unwrap_err();
         assert_eq!(err.error_type(), crate::ErrorType::MissingField);
+    }
+
+    /// Regression (issues 19 and 21): `time: 1e30` was clamped to the largest i64 and accepted;
+    /// an empty or blank credential id was taken for a credential.
+    #[test]
+    fn out_of_range_times_and_blank_credentials_are_refused_with_their_reason() {
+        let d = decoder();
+        let record = |time: &str, credential: &str| {
+            format!(
+                r#"{{"class_uid":6003,"time":{time},"actor":{{"user":{{"credential_uid":"{credential}"}}}},"api":{{"operation":"x"}}}}"#
+            )
+        };
+        for time in ["1e30", "1.7976931348623157e308", "-1722375081000"] {
+            let err = d.decode_one(record(time, "ck_1").as_bytes()).unwrap_err();
+            assert_eq!(err.error_type(), crate::ErrorType::InvalidField, "{err} for time {time}");
+            assert!(err.to_string().contains("1970-01-01 and 9999-12-31"), "{err}");
+        }
+        // Within range, however implausible, the decoder accepts it: the watermark judges it.
+        assert_eq!(d.decode_one(record("4102444800000", "ck_1").as_bytes()).unwrap().time_ms, 4_102_444_800_000);
+        for blank in ["", " ", "\\t  "] {
+            let err = d.decode_one(record("1722375081000", blank).as_bytes()).unwrap_err();
+            assert_eq!(err, DecodeError::MissingField("actor.user.credential_uid"), "for {blank:?}");
+        }
     }
 
     #[test]

@@ -69,6 +69,59 @@ impl<'de> serde::Deserialize<'de> for Pseudonym {
     }
 }
 
+/// A non-secret hint of an access key id, as the AWS console shows keys: its four-character
+/// prefix (which says the kind: `AKIA` long-lived, `ASIA` temporary) and its last four characters,
+/// `AKIA…WXYZ`. Enough for an analyst to tell a principal's keys apart and find the one to revoke;
+/// never the whole value. Only made for AWS access key ids, which are identifiers (the secret is
+/// the secret access key, never logged): a gateway's API key is itself the secret and gets none.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyHint([u8; 8]);
+
+impl KeyHint {
+    /// The hint of an AWS access key id (`AKIA`/`ASIA` and 16 more upper-case letters or digits);
+    /// `None` for anything else.
+    pub fn of_aws_key_id(raw: &str) -> Option<KeyHint> {
+        let b = raw.as_bytes();
+        let well_formed = b.len() == 20
+            && (raw.starts_with("AKIA") || raw.starts_with("ASIA"))
+            && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !well_formed {
+            return None;
+        }
+        let mut h = [0u8; 8];
+        h[..4].copy_from_slice(&b[..4]);
+        h[4..].copy_from_slice(&b[16..]);
+        Some(KeyHint(h))
+    }
+
+    /// Parses the displayed form (`AKIA…WXYZ`).
+    pub fn parse(s: &str) -> Option<KeyHint> {
+        let (prefix, suffix) = s.split_once('…')?;
+        let (p, x) = (prefix.as_bytes(), suffix.as_bytes());
+        if p.len() != 4 || x.len() != 4 || !p.iter().chain(x).all(u8::is_ascii_alphanumeric) {
+            return None;
+        }
+        let mut h = [0u8; 8];
+        h[..4].copy_from_slice(p);
+        h[4..].copy_from_slice(x);
+        Some(KeyHint(h))
+    }
+}
+
+impl fmt::Display for KeyHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Built only from ASCII letters and digits.
+        let s = |b: &[u8]| std::str::from_utf8(b).unwrap_or("????").to_owned();
+        write!(f, "{}…{}", s(&self.0[..4]), s(&self.0[4..]))
+    }
+}
+
+impl fmt::Debug for KeyHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyHint({self})")
+    }
+}
+
 /// What a pseudonym stands for. Each namespace is hashed apart, so a role session named like an
 /// API key never collides with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,8 +3,10 @@
 //!
 //! Anomalies of one subject and category (security or operational) within `window_ms` of each
 //! other update one open finding. An update is emitted only when the finding gets worse (higher
-//! severity) or wider (a new detector, or a new ATT&CK technique): a burst of 10,000 anomalous
-//! requests yields a handful of records, not 10,000.
+//! severity) or wider (a new detector, a new ATT&CK technique, or a new operation, resource or
+//! origin, each listed in the update's [`Change`]s): a burst of 10,000 anomalous requests yields
+//! a handful of records, not 10,000, and every distinct action in it shows in one. A finding that
+//! closes yields a last record with its final counts ([`Activity::Close`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,6 +21,14 @@ pub const DEFAULT_WINDOW_MS: i64 = 3_600_000;
 const MAX_RELATED: usize = 32;
 /// Most source samples kept per finding.
 const MAX_SOURCES: usize = 8;
+/// Most distinct operations kept per finding, each announced by an update: an incident's
+/// follow-up actions are a handful (stop the trail, delete it, create a user, attach a policy);
+/// an enumeration of hundreds is one finding whose count says so, not hundreds of updates.
+pub const MAX_OPERATIONS: usize = 16;
+/// Most distinct resources kept per finding, each announced by an update (as operations).
+pub const MAX_RESOURCES: usize = 16;
+/// Most distinct regions kept per finding.
+const MAX_REGIONS: usize = 8;
 /// How far past a finding's window the stream's clock must be before the finding is closed by it.
 /// The clock is the latest event time of the whole stream, and parts of a stream run behind it
 /// (one partition behind another while a backlog is consumed, a late source): a finding whose own
@@ -27,13 +37,75 @@ pub const CLOSE_GRACE_MS: i64 = 86_400_000;
 /// Most findings open at once; beyond it the least recently updated is closed early.
 const MAX_OPEN: usize = 100_000;
 
-/// Whether a record opens a finding or updates it (OCSF `activity_id` 1 and 2).
+/// Whether a record opens a finding, updates it or closes it (OCSF `activity_id` 1, 2 and 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activity {
     /// First record of a finding.
     Create,
     /// The finding escalated or widened.
     Update,
+    /// The finding closed (no anomaly for its window, or the end of a replay): its final counts.
+    Close,
+}
+
+/// What an update adds to its finding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The severity rose.
+    Escalated {
+        /// From.
+        from: Severity,
+        /// To.
+        to: Severity,
+    },
+    /// A detector (or an ATT&CK technique of one) new to the finding.
+    Detector(Detector),
+    /// An operation new to the finding.
+    Operation(String),
+    /// A resource new to the finding.
+    Resource(String),
+    /// A source (address) new to the finding.
+    Origin(String),
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::Escalated { from, to } => write!(f, "severity {} → {}", from.as_str(), to.as_str()),
+            Change::Detector(d) => write!(f, "detector {}", d.as_str()),
+            Change::Operation(o) => write!(f, "operation {o}"),
+            Change::Resource(r) => write!(f, "resource {r}"),
+            Change::Origin(a) => write!(f, "origin {a}"),
+        }
+    }
+}
+
+/// A resource acted on in a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceRef {
+    /// Its ARN, name or path, as logged.
+    pub name: String,
+    /// Its type (`bucket`, `secret`, `trail`, ...), when the decoder knows.
+    pub kind: Option<String>,
+}
+
+/// What a finding's events say beyond the anomaly: every operation and resource, where in a
+/// cloud, which key. Added in state format 6, last in [`Finding`] so that a format-5 finding reads
+/// as one with an empty context.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    /// Distinct operations of the anomalous events, first seen first (at most [`MAX_OPERATIONS`]).
+    pub operations: Vec<String>,
+    /// Distinct resources acted on, first seen first (at most [`MAX_RESOURCES`]).
+    pub resources: Vec<ResourceRef>,
+    /// The cloud account, as first logged.
+    pub account: Option<String>,
+    /// Regions, first seen first.
+    pub regions: Vec<String>,
+    /// A non-secret hint of the access key (`AKIA…WXYZ`), when the log names one.
+    pub key_hint: Option<String>,
+    /// The organisation of each source's autonomous system, when enriched.
+    pub as_orgs: Vec<(u32, String)>,
 }
 
 /// One source of activity seen in a finding.
@@ -98,6 +170,8 @@ pub struct Finding {
     pub state: CredentialState,
     /// Revision: 0 when created, +1 per update.
     pub revision: u32,
+    /// Operations, resources, account, region, key (format 6; keep it last).
+    pub context: Context,
 }
 
 impl Finding {
@@ -135,10 +209,19 @@ impl Finding {
 /// A finding record to publish.
 #[derive(Clone, Debug)]
 pub struct FindingUpdate {
-    /// Create or update.
+    /// Create, update or close.
     pub activity: Activity,
     /// The finding as it now stands.
     pub finding: Finding,
+    /// What this update adds (empty for a create or a close).
+    pub changes: Vec<Change>,
+}
+
+impl FindingUpdate {
+    /// The close record of a finding.
+    pub fn close(finding: Finding) -> FindingUpdate {
+        FindingUpdate { activity: Activity::Close, finding, changes: Vec::new() }
+    }
 }
 
 /// Folds verdicts into findings. Owned by one pipeline; not shared.
@@ -259,6 +342,7 @@ impl Aggregator {
                 sources: Vec::new(),
                 state: verdict.state,
                 revision: 0,
+                context: Context::default(),
             }
         });
         f.count += 1;
@@ -270,11 +354,14 @@ impl Aggregator {
                 }
             }
         }
-        record_source(f, event);
-        let mut changed = created;
+        let mut changes = Vec::new();
+        if record_source(f, event) && !created {
+            changes.push(Change::Origin(f.sources.last().map(|s| s.address.clone()).unwrap_or_default()));
+        }
+        record_context(f, event, if created { None } else { Some(&mut changes) });
         if severity > f.severity {
+            changes.push(Change::Escalated { from: f.severity, to: severity });
             f.severity = severity;
-            changed = true;
         }
         if verdict.score > f.score {
             f.score = verdict.score;
@@ -286,19 +373,21 @@ impl Aggregator {
                 Some(_) => {}
                 None => {
                     f.signals.push(s.clone());
-                    changed = true;
+                    if !created && !changes.contains(&Change::Detector(s.detector)) {
+                        changes.push(Change::Detector(s.detector));
+                    }
                 }
             }
         }
         f.signals.sort_by_key(|s| std::cmp::Reverse(s.score));
-        if !changed {
+        if !created && changes.is_empty() {
             return None;
         }
         if !created {
             f.revision += 1;
         }
         let activity = if created { Activity::Create } else { Activity::Update };
-        Some(FindingUpdate { activity, finding: f.clone() })
+        Some(FindingUpdate { activity, finding: f.clone(), changes })
     }
 
     /// Closes findings idle for longer than the window and [`CLOSE_GRACE_MS`] as of `now_ms`, the
@@ -312,7 +401,15 @@ impl Aggregator {
             closed.extend(self.open.remove(&k));
             self.changed(k);
         }
+        in_stream_order(&mut closed);
         closed
+    }
+
+    /// Findings ended since the last call by their subject's own later anomaly (beyond the window)
+    /// or evicted for room: to be closed at once, since only open findings are saved with the
+    /// state (one held here across a restart would never get its close record).
+    pub fn take_ended(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.ended)
     }
 
     /// Closes every open finding (end of a replay, shutdown).
@@ -323,6 +420,7 @@ impl Aggregator {
             closed.extend(self.open.remove(&k));
             self.changed(k);
         }
+        in_stream_order(&mut closed);
         closed
     }
 
@@ -334,18 +432,32 @@ impl Aggregator {
     }
 }
 
-fn record_source(f: &mut Finding, e: &Event<'_>) {
+/// Keeps the event's source if it is new to the finding (and there is room); true if it was kept
+/// and its address is new (the same address with another user agent is no new origin).
+/// Closed findings in the order their last anomalies came (then by uid), not the map's: the same
+/// stream gives the same close records in the same order.
+fn in_stream_order(closed: &mut [Finding]) {
+    closed.sort_by(|a, b| (a.last_ms, &a.uid).cmp(&(b.last_ms, &b.uid)));
+}
+
+fn record_source(f: &mut Finding, e: &Event<'_>) -> bool {
     if f.sources.len() >= MAX_SOURCES {
-        return;
+        return false;
     }
     let address = match (e.origin.ip, e.origin.host.as_deref()) {
         (Some(ip), _) => ip.to_string(),
         (None, Some(h)) => h.to_owned(),
-        (None, None) => return,
+        (None, None) => return false,
     };
     let ua = e.user_agent.as_deref();
     if f.sources.iter().any(|s| s.address == address && s.user_agent.as_deref() == ua) {
-        return;
+        return false;
+    }
+    let new_address = !f.sources.iter().any(|s| s.address == address);
+    if let (Some(asn), Some(org)) = (e.origin.asn, e.origin.org.as_deref()) {
+        if !f.context.as_orgs.iter().any(|(a, _)| *a == asn) {
+            f.context.as_orgs.push((asn, org.to_owned()));
+        }
     }
     f.sources.push(SourceSample {
         address,
@@ -358,6 +470,38 @@ fn record_source(f: &mut Finding, e: &Event<'_>) {
         service: e.service.as_deref().map(str::to_owned),
         time_ms: e.time_ms,
     });
+    new_address
+}
+
+/// Adds the event's operation, resource, account, region and key hint to the finding's context;
+/// new operations and resources are listed in `changes`, when given.
+fn record_context(f: &mut Finding, e: &Event<'_>, mut changes: Option<&mut Vec<Change>>) {
+    let c = &mut f.context;
+    if c.operations.len() < MAX_OPERATIONS && !c.operations.iter().any(|o| *o == e.operation) {
+        c.operations.push(e.operation.to_string());
+        if let Some(ch) = changes.as_deref_mut() {
+            ch.push(Change::Operation(e.operation.to_string()));
+        }
+    }
+    if let Some(r) = e.resource.as_deref() {
+        if c.resources.len() < MAX_RESOURCES && !c.resources.iter().any(|x| x.name == r) {
+            c.resources.push(ResourceRef { name: r.to_owned(), kind: e.cloud.resource_type.map(str::to_owned) });
+            if let Some(ch) = changes {
+                ch.push(Change::Resource(r.to_owned()));
+            }
+        }
+    }
+    if c.account.is_none() {
+        c.account = e.cloud.account.as_deref().map(str::to_owned);
+    }
+    if let Some(r) = e.cloud.region.as_deref() {
+        if c.regions.len() < MAX_REGIONS && !c.regions.iter().any(|x| x == r) {
+            c.regions.push(r.to_owned());
+        }
+    }
+    if c.key_hint.is_none() {
+        c.key_hint = e.cloud.key_hint.map(|h| h.to_string());
+    }
 }
 
 /// Deterministic finding id: a hash of subject, category, first anomalous event time and the

@@ -4,9 +4,10 @@
 //! the synchronous per-event path every command shares.
 
 pub mod aggregate;
+pub mod event_time;
 pub mod ocsf;
 pub mod parts;
 pub mod pipeline;
 pub mod schema;
 
-pub use aggregate::{Activity, Aggregator, Finding, FindingUpdate};
+pub use aggregate::{Activity, Aggregator, Change, Context, Finding, FindingUpdate, ResourceRef};

@@ -6,6 +6,7 @@ use credence_event::time::format_rfc3339_ms;
 use serde_json::{json, Map, Value};
 
 use crate::aggregate::{Activity, Finding, FindingUpdate};
+use std::fmt::Write as _;
 
 /// OCSF schema version written.
 pub const OCSF_VERSION: &str = "1.8.0";
@@ -75,7 +76,7 @@ fn attack(a: &Attack) -> Value {
     v
 }
 
-/// What to do, once per distinct piece of advice: a catalogued operation's remediation, else its
+/// What to do, one action per line, each once: a catalogued operation's remediation, else its
 /// detector's; and the documentation the catalogue cites.
 fn remediation(f: &Finding) -> Value {
     let mut steps: Vec<&str> = Vec::new();
@@ -91,7 +92,7 @@ fn remediation(f: &Finding) -> Value {
             }
         }
     }
-    let mut v = json!({ "desc": steps.join(" ") });
+    let mut v = json!({ "desc": steps.iter().map(|s| format!("- {s}")).collect::<Vec<_>>().join("\n") });
     if !references.is_empty() {
         v["references"] = json!(references);
     }
@@ -115,10 +116,50 @@ pub fn description(f: &Finding) -> String {
         f.confidence,
         f.state.as_str(),
     );
+    if let Some(h) = &f.context.key_hint {
+        let _ = write!(d, " Access key {h}.");
+    }
+    if !f.context.operations.is_empty() {
+        let _ = write!(d, " Operations: {}.", f.context.operations.join(", "));
+    }
     for s in &f.signals {
         d.push_str(&format!(" [{}] observed {}; baseline: {}.", s.detector.as_str(), s.observed, s.baseline));
     }
     d
+}
+
+/// OCSF `resources[]`: what the finding's events acted on.
+fn resources(f: &Finding) -> Vec<Value> {
+    let region = match f.context.regions.as_slice() {
+        [one] => Some(one.as_str()),
+        _ => None,
+    };
+    f.context
+        .resources
+        .iter()
+        .map(|r| {
+            let mut v = json!({ "uid": r.name, "name": short_name(&r.name) });
+            if let Some(k) = &r.kind {
+                v["type"] = json!(k);
+            }
+            if let Some(a) = &f.context.account {
+                v["owner"] = json!({ "account": { "uid": a, "type": "AWS Account", "type_id": 10 } });
+            }
+            if let Some(region) = region {
+                v["region"] = json!(region);
+            }
+            v
+        })
+        .collect()
+}
+
+/// The last part of an ARN or path: `arn:aws:cloudtrail:us-east-1:1:trail/main` → `main`.
+fn short_name(name: &str) -> &str {
+    let tail = name.rsplit(':').next().unwrap_or(name);
+    match tail.rsplit_once('/') {
+        Some((_, last)) if !last.is_empty() && !name.starts_with("arn:aws:s3") => last,
+        _ => tail,
+    }
 }
 
 /// Renders one finding record as OCSF JSON.
@@ -127,6 +168,13 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
     let (activity_id, activity_name) = match update.activity {
         Activity::Create => (1, "Create"),
         Activity::Update => (2, "Update"),
+        Activity::Close => (3, "Close"),
+    };
+    // Closed by Credence when its window passed without anomalies; OCSF's statuses are a
+    // reviewer's (new, in progress, resolved...), so "Closed" is `Other`.
+    let (status_id, status) = match update.activity {
+        Activity::Close => (99, "Closed"),
+        _ => (1, "New"),
     };
     let severity: Severity = f.severity;
     let (risk_level_id, risk_level_name) = risk_level(f.score);
@@ -182,7 +230,11 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
                 ep.insert("location".into(), Value::Object(loc));
             }
             if let Some(a) = s.asn {
-                ep.insert("autonomous_system".into(), json!({ "number": a }));
+                let mut asn = json!({ "number": a });
+                if let Some((_, org)) = f.context.as_orgs.iter().find(|(n, _)| *n == a) {
+                    asn["name"] = json!(org);
+                }
+                ep.insert("autonomous_system".into(), asn);
             }
             let mut api = json!({ "operation": s.operation });
             if let Some(svc) = &s.service {
@@ -197,11 +249,23 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
         .collect();
     let types: Vec<&str> = f.detectors().map(Detector::as_str).collect();
     let attacks: Vec<Value> = f.attacks().map(attack).collect();
+    let cloud = f.context.account.as_ref().map(|a| {
+        let mut c = json!({ "provider": "AWS", "account": { "uid": a, "type": "AWS Account", "type_id": 10 } });
+        if let Some(r) = f.context.regions.first() {
+            c["region"] = json!(r);
+        }
+        c
+    });
+    let profiles = if cloud.is_some() { json!(["host", "cloud"]) } else { json!(["host"]) };
+    let record_uid = match update.activity {
+        Activity::Close => format!("{}-closed", f.uid),
+        _ => format!("{}-r{}", f.uid, f.revision),
+    };
     let mut metadata = json!({
         "version": OCSF_VERSION,
-        "uid": format!("{}-r{}", f.uid, f.revision),
+        "uid": record_uid,
         "product": { "name": "Credence", "vendor_name": "Credence", "version": product.version },
-        "profiles": ["host"],
+        "profiles": profiles,
         "log_name": "credence.findings",
     });
     if let Some(i) = &product.instance {
@@ -209,6 +273,15 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
         metadata["loggers"][0]["product"] = json!({ "name": "Credence", "version": product.version });
     }
     let title = title(f);
+    let message = match update.activity {
+        Activity::Create => title.clone(),
+        Activity::Update if update.changes.is_empty() => title.clone(),
+        Activity::Update => {
+            let new: Vec<String> = update.changes.iter().map(ToString::to_string).collect();
+            format!("{title} (new: {})", new.join("; "))
+        }
+        Activity::Close => format!("{title} (closed after {} anomalous request(s))", f.count),
+    };
     let mut finding = json!({
         "class_uid": DETECTION_FINDING,
         "class_name": "Detection Finding",
@@ -229,10 +302,10 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
         "risk_score": f.score,
         "risk_level_id": risk_level_id,
         "risk_level": risk_level_name,
-        "status_id": 1,
-        "status": "New",
-        "is_alert": true,
-        "message": title,
+        "status_id": status_id,
+        "status": status,
+        "is_alert": update.activity != Activity::Close,
+        "message": message,
         "metadata": metadata,
         "finding_info": {
             "uid": f.uid,
@@ -267,11 +340,29 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
                 "lifecycle_state": f.state.as_str(),
                 "revision": f.revision,
                 "detector_scores": detector_scores(f),
+                "operations": f.context.operations,
             }
         },
     });
     if !attacks.is_empty() {
         finding["finding_info"]["attacks"] = Value::Array(attacks);
+    }
+    let resources = resources(f);
+    if !resources.is_empty() {
+        finding["resources"] = Value::Array(resources);
+    }
+    if let Some(c) = cloud {
+        finding["cloud"] = c;
+    }
+    let extra = &mut finding["unmapped"]["credence"];
+    if !update.changes.is_empty() {
+        extra["changes"] = json!(update.changes.iter().map(ToString::to_string).collect::<Vec<_>>());
+    }
+    if let Some(h) = &f.context.key_hint {
+        extra["key_hint"] = json!(h);
+    }
+    if f.context.regions.len() > 1 {
+        extra["regions"] = json!(f.context.regions);
     }
     finding
 }

@@ -107,6 +107,7 @@ impl SimEvent {
                 ip: Some(self.ip),
                 host: None,
                 asn: Some(self.asn),
+                org: None,
                 country: Country::parse(city.country),
                 city: Some(Cow::Borrowed(city.name)),
                 geo: Some(city.geo()),
@@ -122,6 +123,7 @@ impl SimEvent {
             bytes_out: Some(self.bytes_out),
             request: credence_event::RequestFacts::NONE,
             event_uid: Some(Cow::Borrowed(self.uid.as_str())),
+            cloud: credence_event::CloudContext::default(),
         }
     }
 

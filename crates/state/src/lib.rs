@@ -52,8 +52,7 @@ pub fn decode_value(bytes: &[u8]) -> Result<PartOwned, RecordError> {
     };
     match u16::from_le_bytes(*version) {
         SNAPSHOT_VERSION => postcard::from_bytes(body).map_err(|e| RecordError::Damaged(e.to_string())),
-        // Older versions are migrated here when the format changes (none is older yet: 5 is the
-        // first written).
+        // Formats 5 and 6 are refused: the baseline's layout changed (tests/data/state/README.md).
         found => Err(RecordError::Version { found, supported: SNAPSHOT_VERSION }),
     }
 }
@@ -106,8 +105,15 @@ mod tests {
         let e = decode(&key, Some(&newer)).unwrap_err();
         assert!(e.to_string().contains("a newer Credence"), "{e}");
         let mut older = value.clone();
-        older[..2].copy_from_slice(&(SNAPSHOT_VERSION - 1).to_le_bytes());
+        older[..2].copy_from_slice(&4u16.to_le_bytes());
         assert!(matches!(decode(&key, Some(&older)), Err(RecordError::Version { .. })));
+        // Formats 5 and 6 (an older baseline layout) are refused, not misread.
+        for old in [5u16, 6] {
+            let mut older = value.clone();
+            older[..2].copy_from_slice(&old.to_le_bytes());
+            let e = decode(&key, Some(&older)).unwrap_err();
+            assert!(e.to_string().contains("rebuild the state by replaying history"), "{e}");
+        }
         assert!(matches!(decode(&key, Some(&value[..value.len() / 2])), Err(RecordError::Damaged(_))));
         assert!(matches!(decode(&key, Some(&[5])), Err(RecordError::Damaged(_))));
         assert!(matches!(decode(b"zzz", None), Err(RecordError::Key(3))));

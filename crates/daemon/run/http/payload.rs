@@ -45,7 +45,11 @@ fn slack(u: &FindingUpdate, link: Option<&str>) -> Value {
         Severity::Medium => ":large_orange_circle:",
         _ => ":large_blue_circle:",
     };
-    let verb = if u.activity == Activity::Create { "new" } else { "updated" };
+    let verb = match u.activity {
+        Activity::Create => "new",
+        Activity::Update => "updated",
+        Activity::Close => "closed",
+    };
     let who = f.principal.as_deref().unwrap_or("unknown principal");
     let mut lines = vec![
         format!("{icon} *{}* ({verb}) {}", f.severity.as_str().to_uppercase(), title(u)),
@@ -58,6 +62,12 @@ fn slack(u: &FindingUpdate, link: Option<&str>) -> Value {
             format_rfc3339_ms(f.first_ms)
         ),
     ];
+    if !u.changes.is_empty() {
+        lines.push(format!("new: {}", u.changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")));
+    }
+    if let Some(h) = &f.context.key_hint {
+        lines.push(format!("access key `{h}`"));
+    }
     for s in f.signals.iter().take(SLACK_EVIDENCE_LINES) {
         lines.push(format!("• *{}*: {} (usual: {})", s.detector.as_str(), s.observed, s.baseline));
     }
@@ -77,8 +87,13 @@ fn pagerduty_severity(s: Severity) -> &'static str {
     }
 }
 
+/// A trigger for a finding's create and update records (one incident: the dedup key is the
+/// finding's uid), a resolve for its close record.
 fn pagerduty(u: &FindingUpdate, routing_key: &str, link: Option<&str>) -> Value {
     let f = &u.finding;
+    if u.activity == Activity::Close {
+        return json!({ "routing_key": routing_key, "event_action": "resolve", "dedup_key": f.uid });
+    }
     let who = f.principal.as_deref().unwrap_or("unknown principal");
     let mut event = json!({
         "routing_key": routing_key,
@@ -99,6 +114,9 @@ fn pagerduty(u: &FindingUpdate, routing_key: &str, link: Option<&str>) -> Value 
                 "confidence": f.confidence,
                 "count": f.count,
                 "detectors": f.detectors().map(|d| d.as_str()).collect::<Vec<_>>(),
+                "operations": f.context.operations,
+                "changes": u.changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "key_hint": f.context.key_hint,
                 "evidence": f.signals.iter().map(|s| format!("{}: {} (usual: {})", s.detector.as_str(), s.observed, s.baseline)).collect::<Vec<_>>(),
             },
         },

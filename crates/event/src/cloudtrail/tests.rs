@@ -241,3 +241,37 @@ fn odd_parameter_shapes_do_not_cost_the_record() {
         assert_eq!(e.operation, "GetObject");
     }
 }
+
+/// Regression (issue 21): CloudTrail records shipped through Logstash (its `cloudtrail` codec
+/// moves `eventTime` to `@timestamp`) or Elastic carry `@timestamp` and no `eventTime`; every one
+/// was rejected as missing its time.
+#[test]
+fn logstash_and_elastic_records_take_their_time_from_at_timestamp() {
+    let shipped = USER_GET_OBJECT.replace(
+        r#""eventTime":"2024-07-30 21:31:22Z","#,
+        r#""@timestamp":"2024-07-30T21:31:22.000Z","@version":"1","#,
+    );
+    let out = decode_all(&shipped);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].as_ref().expect("decoded").time_ms, 1_722_375_082_000);
+    // `eventTime` wins when both are there.
+    let both = USER_GET_OBJECT.replace(r#""eventTime""#, r#""@timestamp":"2030-01-01T00:00:00Z","eventTime""#);
+    assert_eq!(decode_all(&both)[0].as_ref().expect("decoded").time_ms, 1_722_375_082_000);
+}
+
+/// A key id of spaces identifies nothing: the record falls back to its principal, as without a key.
+#[test]
+fn a_blank_access_key_id_is_absent() {
+    let blank = USER_GET_OBJECT.replace("AKIAIOSFODNN7EXAMPLE", "   ");
+    let e = decode_all(&blank).pop().expect("one").expect("decoded");
+    assert_eq!(e.credential_kind, CredentialKind::Principal);
+    assert_ne!(e.credential, decoder().pseudonymizer().credential("   "));
+}
+
+/// A time no RFC 3339 timestamp can write is an error, not a clamp.
+#[test]
+fn a_time_beyond_year_9999_is_an_invalid_field() {
+    let far = USER_GET_OBJECT.replace("2024-07-30 21:31:22Z", "+10000-01-01T00:00:00Z");
+    let err = decode_all(&far).pop().expect("one").expect_err("refused");
+    assert_eq!(err.error_type(), ErrorType::InvalidField);
+}

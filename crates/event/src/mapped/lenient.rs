@@ -33,9 +33,10 @@ fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
 pub(crate) struct Text<'a>(pub Option<Cow<'a, str>>);
 
 impl<'a> Text<'a> {
-    /// The value, unless absent, empty, or the `-` that access loggers write for "no value".
+    /// The value, unless absent, empty or blank, or the `-` that access loggers write for "no
+    /// value".
     pub(crate) fn get(self) -> Option<Cow<'a, str>> {
-        self.0.filter(|s| !s.is_empty() && s != "-")
+        self.0.filter(|s| !s.trim().is_empty() && s != "-")
     }
 }
 

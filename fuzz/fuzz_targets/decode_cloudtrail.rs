@@ -1,0 +1,4 @@
+//! libFuzzer target: `credence_fuzz::decode_cloudtrail` (fuzz/targets.rs).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| credence_fuzz::decode_cloudtrail(data));
