@@ -17,8 +17,14 @@ use serde_json::Value;
 
 /// Recall every incident kind must reach, over the twelve seeds together.
 const MIN_RECALL: f64 = 0.9;
-/// Share of findings that must point at a real incident, on every seed.
-const MIN_PRECISION: f64 = 0.8;
+/// Share of findings of Medium or above that must point at a real incident, on every seed: the
+/// issue's (19) definition of precision, as the held-out worlds are held to it.
+const MIN_PRECISION_MEDIUM: f64 = 0.85;
+/// Share of all findings, Low included, that must point at a real incident, on every seed. Was 0.8
+/// before the hour-scale, cadence-relative and corroborating detectors of issue 19: they add Low
+/// findings (dormancy just past its 4-day floor on people and app installs, downloads of 5 MB or
+/// more) that are evidence, not pages; measured 76.5–88.6% over the twelve seeds at 0be28f0.
+const MIN_PRECISION: f64 = 0.75;
 /// The seeds the detectors were built on (the default first), then six held out.
 const SEEDS: [u64; 12] = [12648430, 7, 99, 2024, 1, 2, 3, 4, 5, 6, 8, 9];
 
@@ -151,6 +157,15 @@ fn simulated_incidents_are_detected_with_few_false_alarms() {
         );
         if precision < MIN_PRECISION {
             failures.push(format!("seed {seed}: precision {precision:.3} < {MIN_PRECISION}"));
+        }
+        let precision_medium = r["precision_medium"].as_f64().unwrap();
+        eprintln!(
+            "seed {seed:>8}: precision at Medium+ {:.1}% ({} findings)",
+            100.0 * precision_medium,
+            r["findings_medium"]
+        );
+        if precision_medium < MIN_PRECISION_MEDIUM {
+            failures.push(format!("seed {seed}: precision at Medium+ {precision_medium:.3} < {MIN_PRECISION_MEDIUM}"));
         }
         for row in r["confounders"].as_array().unwrap() {
             assert!(row["instances"].as_u64().unwrap() >= 1, "seed {seed}: {row}");
