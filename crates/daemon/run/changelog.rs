@@ -31,10 +31,17 @@ use crate::config::Config;
 
 /// How long one transactional call (init, offsets, commit, abort) may take.
 const TXN_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a transaction may stay open before the broker aborts it, ms: a checkpoint's records
-/// are written and committed within it (a few seconds for a hundred thousand baselines), and a
-/// killed daemon's open transaction holds up the restore of its partitions for at most this long.
-const TXN_TIMEOUT_MS: u64 = 20_000;
+/// How long a transaction may stay open before the broker aborts it, ms (librdkafka also caps a
+/// transactional message's delivery timeout at it): a checkpoint's records are written and
+/// committed within it (a few seconds for a hundred thousand baselines); a broker away for less
+/// (a restart, about 30–40 s in tests/kafka_outage.rs) is ridden out, its commit retried once it
+/// is back (at 20 s the messages timed out, the broker had aborted the transaction, and the abort
+/// that followed failed fatally with INVALID_TXN_STATE); and a killed daemon's open transaction
+/// holds up the restore of its partitions for at most this long.
+const TXN_TIMEOUT_MS: u64 = 60_000;
+/// Attempts of a transactional operation that fails with a retriable error (each waits up to
+/// `TXN_TIMEOUT`).
+const TXN_ATTEMPTS: u32 = 3;
 /// How long the admin requests at start-up may take.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Wait before retrying a send the producer queue refused.
@@ -124,7 +131,9 @@ pub async fn prepare_topics(config: &Config, topics: &Topics, changelogs: &Chang
 /// pod restarted in place (a container's process id is the same), whose first transaction then
 /// aborts the open one of its killed predecessor at once. A predecessor's open transaction of
 /// another id is aborted by the broker after [`TXN_TIMEOUT_MS`]: how long a restore after a crash
-/// may wait for it (Kafka Streams' choice for exactly-once is 10 s).
+/// may wait for it (Kafka Streams' choice for exactly-once is 10 s, with a producer recreated
+/// after a broker outage; Credence does not recreate its producer yet, so it waits out outages
+/// up to this long instead).
 pub fn producer(config: &Config, worker: usize, shutdown: &Shutdown) -> anyhow::Result<TxnProducer> {
     let k = &config.kafka;
     let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "credence".into());
@@ -188,10 +197,24 @@ pub fn commit(
         KafkaError::Transaction(t) if t.code() == RDKafkaErrorCode::ProducerFenced => CheckpointError::Fatal(e),
         _ => CheckpointError::Aborted(e),
     };
+    // librdkafka's transactional API: a retriable error (a timeout while the broker is away) is
+    // answered by calling the same operation again, never by starting another one (an abort
+    // while a timed-out commit is still in progress is refused as "conflicting"); only an error
+    // that requires it is answered by an abort, itself retried. After `TXN_ATTEMPTS` the
+    // transaction is aborted and its changes wait for the next checkpoint.
+    let retried = |f: &mut dyn FnMut() -> Result<(), KafkaError>| {
+        let mut attempt = 1;
+        loop {
+            match f() {
+                Err(KafkaError::Transaction(t)) if t.is_retriable() && attempt < TXN_ATTEMPTS => attempt += 1,
+                r => return r,
+            }
+        }
+    };
     let abort = |e: KafkaError| {
         let err = classify(e);
         if matches!(err, CheckpointError::Aborted(_)) {
-            let _ = producer.abort_transaction(TXN_TIMEOUT);
+            let _ = retried(&mut || producer.abort_transaction(TXN_TIMEOUT));
         }
         err
     };
@@ -217,7 +240,7 @@ pub fn commit(
         let _ = tpl.add_partition_offset(topics.name(topic), partition, Offset::Offset(offset));
     }
     if !cp.offsets.is_empty() {
-        producer.send_offsets_to_transaction(&tpl, group, TXN_TIMEOUT).map_err(abort)?;
+        retried(&mut || producer.send_offsets_to_transaction(&tpl, group, TXN_TIMEOUT)).map_err(abort)?;
     }
-    producer.commit_transaction(TXN_TIMEOUT).map_err(abort)
+    retried(&mut || producer.commit_transaction(TXN_TIMEOUT)).map_err(abort)
 }
