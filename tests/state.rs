@@ -108,6 +108,28 @@ fn a_replay_continued_from_its_snapshot_finds_what_one_replay_finds() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// `credence state inspect` of a fixture shows what its `expected.json` recorded when it was
+/// written: the summary's fields and every credential's profile. Returns the profiles compared.
+fn inspect_as_written(dir: &Path) -> usize {
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let o = credence(&["state", "inspect", "--json"], &[dir]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for field in ["event_time", "baselines", "by_state", "peer_groups", "open_findings", "records", "damaged"] {
+        assert_eq!(summary[field], expected["summary"][field], "{field}");
+    }
+    let profiles = expected["profiles"].as_array().unwrap();
+    for want in profiles {
+        let p = want["pseudonym"].as_str().unwrap();
+        let o = credence(&["state", "inspect", "--json", "--pseudonym", p], &[dir]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(&got, want, "the profile of {p}");
+    }
+    profiles.len()
+}
+
 fn fixture(version: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/state").join(version)
 }
@@ -118,23 +140,7 @@ fn fixture(version: &str) -> PathBuf {
 #[test]
 fn the_format_7_fixture_reads_back_as_written() {
     let dir = fixture("v7");
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let o = credence(&["state", "inspect", "--json"], &[&dir]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for field in ["event_time", "baselines", "by_state", "peer_groups", "open_findings", "records", "damaged"] {
-        assert_eq!(summary[field], expected["summary"][field], "{field}");
-    }
-    let profiles = expected["profiles"].as_array().unwrap();
-    assert_eq!(profiles.len(), 10);
-    for want in profiles {
-        let p = want["pseudonym"].as_str().unwrap();
-        let o = credence(&["state", "inspect", "--json", "--pseudonym", p], &[&dir]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(&got, want, "the profile of {p}");
-    }
+    assert_eq!(inspect_as_written(&dir), 10);
     // And a replay starts from it.
     let work = scratch("fixture");
     std::fs::copy(dir.join("credence.snapshot"), work.join("credence.snapshot")).unwrap();
@@ -174,20 +180,7 @@ fn the_format_5_and_6_fixtures_are_refused_with_what_to_do() {
 #[test]
 fn the_format_7_findings_fixture_reads_back_with_its_open_findings_context() {
     let dir = fixture("v7-findings");
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let o = credence(&["state", "inspect", "--json"], &[&dir]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for field in ["event_time", "baselines", "by_state", "peer_groups", "open_findings", "records", "damaged"] {
-        assert_eq!(summary[field], expected["summary"][field], "{field}");
-    }
-    for want in expected["profiles"].as_array().unwrap() {
-        let p = want["pseudonym"].as_str().unwrap();
-        let o = credence(&["state", "inspect", "--json", "--pseudonym", p], &[&dir]);
-        let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(&got, want, "the profile of {p}");
-    }
+    inspect_as_written(&dir);
     let work = scratch("fixture-6");
     std::fs::copy(dir.join("credence.snapshot"), work.join("credence.snapshot")).unwrap();
     let later = work.join("later.jsonl");
