@@ -689,7 +689,7 @@ impl Baseline {
 
     /// The idle time from which a use is a dormant credential waking, seconds: the longer of
     /// `cfg.dormancy_secs` (the floor, whatever the cadence) and what the credential's own
-    /// silences make improbable. With n silences seen (at most [`GAP_MEMORY`]) the longest, M,
+    /// silences make improbable. With n silences seen (at most `GAP_MEMORY`, 33) the longest, M,
     /// is about m ln(n + 1) for mean silence m; a silence longer than m ln(1/p) is routine with
     /// probability p, so the bar is M ln(1/p) / ln(n + 1): 1.6 M for a long history, 8 M after a
     /// single silence. A key used daily (weekends its longest silences, 64 hours) is dormant
