@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use rand::{Rng as _, SeedableRng as _};
-use support::{broker_shared, wait_for, Daemon, TestTopics};
+use support::{broker_shared, Daemon, TestTopics};
 
 /// The daemon's header timeout (`admin::HEADER_READ_TIMEOUT`) and the slack a loaded test machine
 /// needs on top of it.
@@ -23,12 +23,8 @@ const SLACK: Duration = Duration::from_secs(8);
 fn daemon(name: &str) -> (Daemon, String) {
     let env = broker_shared();
     let t = TestTopics::create(&env, name, 1);
-    let d = Daemon::start(&t.config(&env, ""), &[("CREDENCE_LOG__LEVEL", "info,credence=debug")]);
-    let addr = wait_for(Duration::from_secs(30), || {
-        let line = d.log_line("admin server listening: /metrics, /healthz, /readyz")?;
-        line["fields"]["addr"].as_str().or(line["addr"].as_str()).map(str::to_string)
-    })
-    .unwrap_or_else(|| panic!("the admin server never listened; log:\n{}", d.logs()));
+    let mut d = Daemon::start(&t.config(&env, ""), &[("CREDENCE_LOG__LEVEL", "info,credence=debug")]);
+    let addr = d.admin_addr();
     (d, addr)
 }
 

@@ -7,16 +7,11 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use support::stream::{self, Kind};
 use support::{io, kafka, wait_for, wait_until_consumed, Daemon, TestTopics};
-
-/// A port free on 127.0.0.1 right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
 
 /// `GET path`: status and body, or `None` if nothing listens yet.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -63,11 +58,9 @@ fn metrics_and_health_endpoints_report_the_daemon() {
     let ghosts = s.items.iter().filter(|i| i.kind == Kind::Ghost).count();
     assert!(!bad.is_empty() && ghosts > 0);
 
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
     // Two scoring workers over the two partitions: every count is the sum of both.
-    let env = [("CREDENCE_ADMIN__LISTEN_ADDR", addr.as_str()), ("CREDENCE_DAEMON__SCORING_WORKERS", "2")];
-    let mut daemon = Daemon::start(&t.config(&k.env, ""), &env);
+    let mut daemon = Daemon::start(&t.config(&k.env, ""), &[("CREDENCE_DAEMON__SCORING_WORKERS", "2")]);
+    let port: u16 = daemon.admin_addr().rsplit_once(':').and_then(|(_, p)| p.parse().ok()).expect("admin port");
     let health = wait_for(Duration::from_secs(30), || get(port, "/healthz"));
     assert_eq!(health.map(|h| h.0), Some(200), "/healthz; log:\n{}", daemon.logs());
     wait_until_consumed(&k.env, &mut daemon, &t, Duration::from_secs(60));

@@ -13,7 +13,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -245,8 +244,8 @@ fn a_damaged_changelog_record_is_skipped_and_counted() {
     let mut bad = Item::raw("", b"\x05\x00this is not a baseline".to_vec());
     bad.key = String::from_utf8_lossy(&[b'b'; 17]).into_owned();
     io::produce(&k.env.bootstrap, &changelog, std::slice::from_mut(&mut bad), None);
-    let admin = free_addr();
-    let mut again = Daemon::start(&config, &[("CREDENCE_ADMIN__LISTEN_ADDR", &admin)]);
+    let mut again = Daemon::start(&config, &[]);
+    let admin = again.admin_addr();
     let restored = wait_for(Duration::from_secs(60), || {
         again.assert_running();
         (restores(&again).len() == PARTITIONS as usize).then(|| restores(&again))
@@ -270,13 +269,9 @@ fn tasks_are_placed_on_the_workers_by_load() {
     let k = kafka();
     let t = TestTopics::create(&k.env, "state-place", 8);
     let config = t.config(&k.env, "");
-    let addrs = [free_addr(), free_addr()];
-    let mut pods: Vec<Daemon> = addrs
-        .iter()
-        .map(|a| {
-            Daemon::start(&config, &[("CREDENCE_ADMIN__LISTEN_ADDR", a), ("CREDENCE_DAEMON__SCORING_WORKERS", "2")])
-        })
-        .collect();
+    let mut pods: Vec<Daemon> =
+        (0..2).map(|_| Daemon::start(&config, &[("CREDENCE_DAEMON__SCORING_WORKERS", "2")])).collect();
+    let addrs: Vec<String> = pods.iter_mut().map(Daemon::admin_addr).collect();
     let placed = wait_for(Duration::from_secs(90), || {
         for p in &mut pods {
             p.assert_running();
@@ -300,11 +295,6 @@ fn tasks_are_placed_on_the_workers_by_load() {
     for p in &mut pods {
         assert!(p.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()), "{}", p.logs());
     }
-}
-
-fn free_addr() -> String {
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    format!("127.0.0.1:{port}")
 }
 
 fn get_metrics(addr: &str) -> Option<String> {
@@ -467,10 +457,8 @@ fn a_flood_of_new_credential_ids_evicts_none_of_the_established() {
         io::produce_lines(&k.env.bootstrap, &t.lifecycle, lifecycle);
         let mut events = events.to_vec();
         io::produce(&k.env.bootstrap, &t.input, &mut events, None);
-        let admin = free_addr();
-        let mut env = bound.to_vec();
-        env.push(("CREDENCE_ADMIN__LISTEN_ADDR", &admin));
-        let mut d = Daemon::start(&t.config(&k.env, ""), &env);
+        let mut d = Daemon::start(&t.config(&k.env, ""), &bound);
+        let admin = d.admin_addr();
         let end = io::end_offsets(&k.env.bootstrap, &t.input);
         let done = wait_for(Duration::from_secs(300), || {
             d.assert_running();

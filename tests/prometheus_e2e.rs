@@ -210,18 +210,15 @@ fn dashboard_and_rules_work_on_the_real_prometheus_scraping_the_daemon() {
     let t = TestTopics::create(&k.env, "prometheus", 2);
     let mut s = stream::build("prometheus", 600, 10, 9);
     io::produce_lines(&k.env.bootstrap, &t.lifecycle, &s.lifecycle);
-    let admin_port = prometheus::free_port();
-    let admin = format!("127.0.0.1:{admin_port}");
     // A webhook sink, so that its metrics are scraped too.
     let receiver = support::receiver::Receiver::start(support::receiver::Behaviour::default());
     let sink = "[[sinks]]\nname = \"soc-webhook\"\nurl_env = \"TEST_WEBHOOK_URL\"\nsecret_env = \"TEST_WEBHOOK_KEY\"\nmin_severity = \"low\"\n";
     let webhook_url = receiver.url();
-    let env = [
-        ("CREDENCE_ADMIN__LISTEN_ADDR", admin.as_str()),
-        ("TEST_WEBHOOK_URL", webhook_url.as_str()),
-        ("TEST_WEBHOOK_KEY", "prometheus-test-signing-key-0123456789"),
-    ];
+    let env =
+        [("TEST_WEBHOOK_URL", webhook_url.as_str()), ("TEST_WEBHOOK_KEY", "prometheus-test-signing-key-0123456789")];
     let mut daemon = Daemon::start(&t.config(&k.env, sink), &env);
+    let admin = daemon.admin_addr();
+    let admin_port: u16 = admin.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).expect("admin port");
     let health = wait_for(Duration::from_secs(30), || http_get(admin_port, "/healthz").filter(|r| r.0 == 200));
     assert!(health.is_some(), "/healthz; log:\n{}", daemon.logs());
 

@@ -135,9 +135,8 @@ fn no_raw_credential_value_is_written_anywhere() {
         .collect();
     io::produce(&k.env.bootstrap, &t.input, &mut items, None);
 
-    let addr = format!("127.0.0.1:{}", support::prometheus::free_port());
-    let env = [("CREDENCE_LOG__LEVEL", "debug"), ("CREDENCE_ADMIN__LISTEN_ADDR", addr.as_str())];
-    let mut d = Daemon::start(&t.config(&k.env, ""), &env);
+    let mut d = Daemon::start(&t.config(&k.env, ""), &[("CREDENCE_LOG__LEVEL", "debug")]);
+    let addr = d.admin_addr();
     wait_until_consumed(&k.env, &mut d, &t, Duration::from_secs(300));
     let scraped = wait_for(Duration::from_secs(30), || {
         let m = metrics(&addr);

@@ -285,6 +285,19 @@ impl Daemon {
         self.log_lines().into_iter().find(|v| v["message"] == message)
     }
 
+    /// The admin server's address, read from its log once it listens: the test configuration asks
+    /// for port 0, so the kernel picks a free port and no other daemon or test can take it in
+    /// between (a port found free beforehand can be). Panics (with the log) if the daemon exits or
+    /// never listens.
+    pub fn admin_addr(&mut self) -> String {
+        let addr = wait_for(Duration::from_secs(60), || {
+            self.assert_running();
+            let line = self.log_line("admin server listening: /metrics, /healthz, /readyz")?;
+            line["fields"]["addr"].as_str().or(line["addr"].as_str()).map(str::to_string)
+        });
+        addr.unwrap_or_else(|| panic!("the admin server never listened; log:\n{}", self.logs()))
+    }
+
     /// Panics (with the log) if the daemon has exited.
     pub fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
