@@ -215,12 +215,15 @@ pub struct FindingUpdate {
     pub finding: Finding,
     /// What this update adds (empty for a create or a close).
     pub changes: Vec<Change>,
+    /// The suppression rule that covers the finding, if one does (set by whoever holds the
+    /// rules, before publishing: [`crate::suppress::Suppressions::check`]).
+    pub suppressed: Option<crate::suppress::Suppressed>,
 }
 
 impl FindingUpdate {
     /// The close record of a finding.
     pub fn close(finding: Finding) -> FindingUpdate {
-        FindingUpdate { activity: Activity::Close, finding, changes: Vec::new() }
+        FindingUpdate { activity: Activity::Close, finding, changes: Vec::new(), suppressed: None }
     }
 }
 
@@ -387,7 +390,7 @@ impl Aggregator {
             f.revision += 1;
         }
         let activity = if created { Activity::Create } else { Activity::Update };
-        Some(FindingUpdate { activity, finding: f.clone(), changes })
+        Some(FindingUpdate { activity, finding: f.clone(), changes, suppressed: None })
     }
 
     /// Closes findings idle for longer than the window and [`CLOSE_GRACE_MS`] as of `now_ms`, the

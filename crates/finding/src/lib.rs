@@ -9,5 +9,6 @@ pub mod ocsf;
 pub mod parts;
 pub mod pipeline;
 pub mod schema;
+pub mod suppress;
 
 pub use aggregate::{Activity, Aggregator, Change, Context, Finding, FindingUpdate, ResourceRef};

@@ -172,10 +172,15 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
     };
     // Closed by Credence when its window passed without anomalies; OCSF's statuses are a
     // reviewer's (new, in progress, resolved...), so "Closed" is `Other`.
-    let (status_id, status) = match update.activity {
-        Activity::Close => (99, "Closed"),
-        _ => (1, "New"),
+    // A finding a suppression rule covers is recorded as OCSF's "Suppressed", whatever its
+    // activity (the activity says whether it opened, changed or closed).
+    let (status_id, status) = match (&update.suppressed, update.activity) {
+        (Some(_), _) => (3, "Suppressed"),
+        (None, Activity::Close) => (99, "Closed"),
+        (None, _) => (1, "New"),
     };
+    let status_detail =
+        update.suppressed.as_ref().map(|s| format!("suppressed by rule {:?} of {}: {}", &*s.rule, s.author, s.reason));
     let severity: Severity = f.severity;
     let (risk_level_id, risk_level_name) = risk_level(f.score);
     let credential = f.credential.to_string();
@@ -304,7 +309,7 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
         "risk_level": risk_level_name,
         "status_id": status_id,
         "status": status,
-        "is_alert": update.activity != Activity::Close,
+        "is_alert": update.activity != Activity::Close && update.suppressed.is_none(),
         "message": message,
         "metadata": metadata,
         "finding_info": {
@@ -353,6 +358,9 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
     }
     if let Some(c) = cloud {
         finding["cloud"] = c;
+    }
+    if let Some(d) = status_detail {
+        finding["status_detail"] = json!(d);
     }
     let extra = &mut finding["unmapped"]["credence"];
     if !update.changes.is_empty() {
