@@ -256,7 +256,7 @@ fn a_damaged_changelog_record_is_skipped_and_counted() {
         .log_line("changelog records could not be read back and were skipped; the credentials they held start afresh");
     let line = line.unwrap_or_else(|| panic!("no error logged:\n{}", again.logs()));
     assert_eq!(line["records"], 1, "{line}");
-    let metrics = wait_for(Duration::from_secs(20), || get_metrics(&admin)).expect("metrics");
+    let metrics = wait_for(Duration::from_secs(20), || support::http_get_text(&admin, "/metrics")).expect("metrics");
     assert!(metrics.contains("credence_state_damaged_records_total 1"), "{metrics}");
     again.sigterm();
     assert!(again.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()), "{}", again.logs());
@@ -276,8 +276,10 @@ fn tasks_are_placed_on_the_workers_by_load() {
         for p in &mut pods {
             p.assert_running();
         }
-        let per_pod: Vec<BTreeMap<String, i64>> =
-            addrs.iter().map(|a| worker_partitions(&get_metrics(a).unwrap_or_default())).collect();
+        let per_pod: Vec<BTreeMap<String, i64>> = addrs
+            .iter()
+            .map(|a| worker_partitions(&support::http_get_text(a, "/metrics").unwrap_or_default()))
+            .collect();
         let total: i64 = per_pod.iter().flat_map(|p| p.values()).sum();
         (total == 8 && per_pod.iter().all(|p| p.values().sum::<i64>() > 0)).then_some(per_pod)
     })
@@ -295,15 +297,6 @@ fn tasks_are_placed_on_the_workers_by_load() {
     for p in &mut pods {
         assert!(p.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()), "{}", p.logs());
     }
-}
-
-fn get_metrics(addr: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    body.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
 
 /// `credence_worker_partitions{worker="N"} V` samples.
@@ -468,7 +461,7 @@ fn a_flood_of_new_credential_ids_evicts_none_of_the_established() {
         assert!(done.is_some(), "{tag}: not consumed:\n{}", d.logs());
         // The eviction counters follow within a gauge refresh.
         std::thread::sleep(Duration::from_secs(11));
-        let metrics = get_metrics(&admin).expect("metrics");
+        let metrics = support::http_get_text(&admin, "/metrics").expect("metrics");
         d.sigterm();
         assert!(d.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()), "{}", d.logs());
         let alerts = io::read_all(&k.env.bootstrap, &t.alerts);

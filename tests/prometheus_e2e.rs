@@ -214,8 +214,21 @@ fn dashboard_and_rules_work_on_the_real_prometheus_scraping_the_daemon() {
     let receiver = support::receiver::Receiver::start(support::receiver::Behaviour::default());
     let sink = "[[sinks]]\nname = \"soc-webhook\"\nurl_env = \"TEST_WEBHOOK_URL\"\nsecret_env = \"TEST_WEBHOOK_KEY\"\nmin_severity = \"low\"\n";
     let webhook_url = receiver.url();
-    let env =
-        [("TEST_WEBHOOK_URL", webhook_url.as_str()), ("TEST_WEBHOOK_KEY", "prometheus-test-signing-key-0123456789")];
+    // A suppression rule for the ghost uses from 198.51.0.0/24 (the stream's first 250 messages),
+    // so that the suppression panels have data.
+    let rules = std::env::temp_dir().join(support::unique("credence-prometheus-rules"));
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"pentest\"\nreason = \"the agreed test\"\nauthor = \"soc\"\nexpires = \"2099-01-01T00:00:00Z\"\n\
+         detectors = [\"ghost_credential\"]\nnetworks = [\"198.51.0.0/24\"]\n",
+    )
+    .expect("rules file");
+    let rules_path = rules.display().to_string();
+    let env = [
+        ("TEST_WEBHOOK_URL", webhook_url.as_str()),
+        ("TEST_WEBHOOK_KEY", "prometheus-test-signing-key-0123456789"),
+        ("CREDENCE_ALERTS__SUPPRESSIONS_FILE", rules_path.as_str()),
+    ];
     let mut daemon = Daemon::start(&t.config(&k.env, sink), &env);
     let admin = daemon.admin_addr();
     let admin_port: u16 = admin.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).expect("admin port");
@@ -383,6 +396,17 @@ fn dashboard_and_rules_work_on_the_real_prometheus_scraping_the_daemon() {
     }
     assert_eq!(v(r#"sum(credence_findings_raised_total{JOB, detector="ghost_credential"})"#), ghosts as f64);
     assert_eq!(v(r#"sum(credence_alerts_delivered_total{JOB, sink="kafka"})"#), ghosts as f64);
+    // The ghost uses of the first 250 messages come from 198.51.0.0/24: one finding each,
+    // suppressed.
+    let from_rule_net = s
+        .items
+        .iter()
+        .filter(|i| i.kind == stream::Kind::Ghost)
+        .filter(|i| i.key.rsplit('-').next().and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n < 250))
+        .count();
+    assert!(from_rule_net > 0 && from_rule_net < ghosts);
+    assert_eq!(v(r#"sum(credence_findings_suppressed_total{JOB, rule="pentest"})"#), from_rule_net as f64);
+    assert_eq!(v("max(credence_suppression_rules{JOB})"), 1.0);
     assert_eq!(v(r#"sum(credence_alerts_delivered_total{JOB, sink="dead_letter"})"#), bad.len() as f64);
     assert_eq!(v("sum(credence_alerts_failed_total{JOB})"), 0.0);
     assert_eq!(v("sum(credence_event_processing_seconds_count{JOB})"), s.items.len() as f64);

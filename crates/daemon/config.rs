@@ -19,7 +19,7 @@ pub mod layer;
 mod resolve;
 pub mod sinks;
 
-pub use resolve::{read_catalogue, InputSettings, ResolvedSink, Settings};
+pub use resolve::{file_stamp, read_catalogue, read_suppressions, FileStamp, InputSettings, ResolvedSink, Settings};
 pub use sinks::{HttpSinkConfig, HttpSinkKind};
 
 /// Default `inputs.max_message_bytes`: the decoder's own default, 16 MiB.
@@ -281,6 +281,13 @@ pub struct AlertsConfig {
     pub delivery_timeout_ms: u64,
     /// Name of this instance in each finding's `metadata.loggers` (a pod name). Default none.
     pub instance: Option<String>,
+    /// Suppression rules (TOML, `[[rule]]` tables: what is expected, why, who said so, until
+    /// when; docs/RUNBOOK.md). Findings they cover are still published, with status Suppressed,
+    /// and counted, but not sent to the HTTP sinks. Default none.
+    pub suppressions_file: Option<PathBuf>,
+    /// How often the suppressions file is checked for a change and reloaded, seconds (0: never).
+    /// A file that no longer loads keeps the rules in use. Default 30.
+    pub suppressions_reload_secs: u64,
 }
 
 impl Default for AlertsConfig {
@@ -292,6 +299,10 @@ impl Default for AlertsConfig {
             finding_window_secs: 3600,
             delivery_timeout_ms: 300_000,
             instance: None,
+            suppressions_file: None,
+            // An analyst's new rule takes effect within half a minute; a stat() per half minute
+            // costs nothing.
+            suppressions_reload_secs: 30,
         }
     }
 }

@@ -34,6 +34,9 @@ pub fn alert_text(u: &FindingUpdate) -> String {
     if let Some(h) = &f.context.key_hint {
         let _ = writeln!(s, "  access key {h}");
     }
+    if let Some(x) = &u.suppressed {
+        let _ = writeln!(s, "  SUPPRESSED by rule {:?} ({}): {}", &*x.rule, x.author, x.reason);
+    }
     if !u.changes.is_empty() {
         let new: Vec<String> = u.changes.iter().map(ToString::to_string).collect();
         let _ = writeln!(s, "  new: {}", new.join("; "));

@@ -10,6 +10,7 @@ use credence_detect::{DetectConfig, Engine, KeySpace, Severity};
 use credence_event::lifecycle::LifecycleEvent;
 use credence_event::{DecodeError, Decoder, FieldMapping, Format, Pseudonymizer};
 use credence_finding::ocsf::{render, Product};
+use credence_finding::suppress::Suppressions;
 use credence_finding::{Aggregator, FindingUpdate};
 use credence_state::snapshot;
 
@@ -62,6 +63,11 @@ pub struct ReplayArgs {
     /// its organisation.
     #[arg(long)]
     pub geoip_asn: Option<PathBuf>,
+    /// Suppression rules (TOML, `[[rule]]` tables; the daemon's `[suppressions] file`): findings
+    /// they cover are written with status Suppressed. Rules apply by event time, so a replay of
+    /// last month applies them as they stood then.
+    #[arg(long)]
+    pub suppressions: Option<PathBuf>,
     /// Also write the run's summary as JSON to this file: messages, events, findings, and every
     /// record not replayed, by reason (decode errors by type, records set aside for their time).
     #[arg(long)]
@@ -159,6 +165,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
         Some(p) => Box::new(BufWriter::new(File::create(p).with_context(|| format!("creating {}", p.display()))?)),
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
+    let suppressions = match &args.suppressions {
+        Some(p) => crate::config::read_suppressions(p)
+            .map_err(|e| anyhow::anyhow!("invalid suppression rules:\n{}", e.join("\n")))?,
+        None => Suppressions::default(),
+    };
+    let mut suppressed = 0u64;
     let product = Product::default();
     let mut write_error: Option<io::Error> = None;
     let human = args.human;
@@ -181,7 +193,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
             Output::Closed(f) => Some(FindingUpdate::close(f)),
             Output::DecodeError(_) | Output::Skipped(_) => None,
         };
-        if let Some(u) = u {
+        if let Some(mut u) = u {
+            u.suppressed = suppressions.check(&u.finding);
+            suppressed += u64::from(u.suppressed.is_some());
             let r = if human {
                 out.write_all(alert_text(&u).as_bytes())
             } else {
@@ -247,6 +261,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
     out.flush().context("writing findings")?;
     let summary = pipeline.summary().clone();
     eprint!("{}", summary_text(&summary, pipeline.engine().len()));
+    if args.suppressions.is_some() {
+        eprintln!("suppressed: {suppressed} finding records (written with status Suppressed)");
+    }
     if let Some(dir) = &args.state {
         let saved = snapshot::save(dir, &pipeline)?;
         eprintln!(

@@ -60,6 +60,7 @@ mod seed;
 mod shards;
 mod shutdown;
 mod sinks;
+mod suppress;
 mod task;
 mod worker;
 
@@ -247,7 +248,7 @@ pub fn run_command(args: RunArgs) -> ExitCode {
 /// in-flight deliveries, checkpoint (or store the last offsets), commit, leave the group, flush and
 /// close.
 pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
-    let Settings { config, pseudonymizer, inputs, catalogue, sinks: http_sinks, geoip } = settings;
+    let Settings { config, pseudonymizer, inputs, catalogue, sinks: http_sinks, geoip, suppressions } = settings;
     let topics = Arc::new(Topics::new(&inputs));
     Starting { topics: &topics.names, group: &config.kafka.group_id, alerts: alerts_text(&config) }.emit();
     // The admin server first: /healthz answers while Kafka is being reached.
@@ -285,6 +286,13 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     });
     if let (Some(g), secs @ 1..) = (geoip, config.geoip.reload_check_secs) {
         tokio::spawn(geoip::run(g, Duration::from_secs(secs), metrics.clone(), shutdown.clone()));
+    }
+    let suppressions = match (suppressions, &config.alerts.suppressions_file) {
+        (Some(s), Some(path)) => Some(suppress::Rules::new(path.clone(), s, &metrics)),
+        _ => None,
+    };
+    if let (Some(r), secs @ 1..) = (&suppressions, config.alerts.suppressions_reload_secs) {
+        tokio::spawn(suppress::run(r.clone(), Duration::from_secs(secs), metrics.clone(), shutdown.clone()));
     }
 
     // Lifecycle first: every known revocation is queued before the first event is scored.
@@ -445,6 +453,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
             file: file_tx.clone(),
             acks: acks[shard].take(),
             http: http.clone(),
+            suppressions: suppressions.clone(),
             product: Product { instance: config.alerts.instance.clone(), ..Product::default() },
             max_in_flight: config.daemon.max_in_flight.div_ceil(workers),
             lifecycle_initial: lifecycle_initial.clone(),

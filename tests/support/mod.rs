@@ -406,3 +406,14 @@ pub fn replay(events: &Path, lifecycle: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("finding JSON"))
         .collect()
 }
+
+/// The body of `GET path` from `addr` (`host:port`), or `None` if the server cannot be reached.
+pub fn http_get_text(addr: &str, path: &str) -> Option<String> {
+    use std::io::Read as _;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}

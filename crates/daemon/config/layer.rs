@@ -70,6 +70,7 @@ pub fn full_sample() -> Config {
             topic: Some(String::new()),
             file: Some("".into()),
             instance: Some(String::new()),
+            suppressions_file: Some("".into()),
             ..AlertsConfig::default()
         },
         dead_letter: DeadLetterConfig { topic: Some(String::new()), ..DeadLetterConfig::default() },

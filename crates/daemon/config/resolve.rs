@@ -5,6 +5,7 @@ use std::path::Path;
 
 use credence_detect::Catalogue;
 use credence_event::{Decoder, FieldMapping, Format, Pseudonymizer};
+use credence_finding::suppress::Suppressions;
 use rdkafka::ClientConfig;
 
 use super::{layer, Config};
@@ -24,6 +25,9 @@ pub struct Settings {
     pub sinks: Vec<ResolvedSink>,
     /// The GeoIP databases, opened, when `[geoip]` names any.
     pub geoip: Option<credence_event::geoip::GeoIp>,
+    /// The suppression rules, read, when `alerts.suppressions_file` names a file; with the
+    /// file's stamp as it was before the read (so a change during it is seen by the next check).
+    pub suppressions: Option<(FileStamp, Suppressions)>,
 }
 
 /// An HTTP sink with its URL and secret read (never logged, never printed).
@@ -115,6 +119,18 @@ impl Settings {
                 None
             }
         };
+        let stamped = |path: &Path| {
+            let stamp = file_stamp(path).unwrap_or_default();
+            read_suppressions(path).map(|s| (stamp, s))
+        };
+        let suppressions = match config.alerts.suppressions_file.as_deref().map(stamped) {
+            Some(Ok(s)) => Some(s),
+            Some(Err(errs)) => {
+                problems.extend(errs.into_iter().map(|e| format!("alerts.suppressions_file: {e}")));
+                None
+            }
+            None => None,
+        };
         let mut sinks = Vec::new();
         for (i, sink) in config.sinks.iter().enumerate() {
             let at = format!("sinks[{i}] ({})", sink.name);
@@ -186,7 +202,7 @@ impl Settings {
                 }
             })
             .collect();
-        Ok(Settings { config, pseudonymizer, inputs, catalogue, sinks, geoip })
+        Ok(Settings { config, pseudonymizer, inputs, catalogue, sinks, geoip, suppressions })
     }
 }
 
@@ -197,6 +213,21 @@ pub fn read_catalogue(path: Option<&Path>) -> Result<Catalogue, Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| vec![format!("cannot read {}: {e}", path.display())])?;
     Catalogue::with_overrides(&text)
         .map_err(|e| e.problems.into_iter().map(|p| format!("{}: {p}", path.display())).collect())
+}
+
+/// What identifies a version of a file: its length and modification time.
+pub type FileStamp = (u64, Option<std::time::SystemTime>);
+
+/// The stamp of the file at `path` now.
+pub fn file_stamp(path: &Path) -> std::io::Result<FileStamp> {
+    let m = std::fs::metadata(path)?;
+    Ok((m.len(), m.modified().ok()))
+}
+
+/// The suppression rules in the file at `path`; every problem, each with its rule.
+pub fn read_suppressions(path: &Path) -> Result<Suppressions, Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("cannot read {}: {e}", path.display())])?;
+    Suppressions::from_toml(&text).map_err(|e| e.into_iter().map(|p| format!("{}: {p}", path.display())).collect())
 }
 
 fn read_mapping(path: &Path) -> Result<FieldMapping, String> {

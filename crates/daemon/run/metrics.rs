@@ -20,6 +20,7 @@ use super::Topics;
 pub mod geoip;
 pub mod ops;
 pub mod state;
+pub mod suppress;
 
 /// Sinks as labelled on delivery metrics: the alerts topic, the alerts file, the dead-letter topic.
 pub const SINKS: [&str; 3] = ["kafka", "file", "dead_letter"];
@@ -126,6 +127,8 @@ pub struct Metrics {
     pub ops: ops::OpsMetrics,
     /// IP enrichment.
     pub geoip: geoip::GeoIpMetrics,
+    /// Suppression rules.
+    pub suppress: suppress::SuppressMetrics,
 }
 
 pub(crate) fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> prometheus::Result<C> {
@@ -391,6 +394,7 @@ impl Metrics {
             state: state::StateMetrics::new(r)?,
             ops: ops::OpsMetrics::new(r)?,
             geoip: geoip::GeoIpMetrics::new(r)?,
+            suppress: suppress::SuppressMetrics::new(r)?,
         })
     }
 

@@ -131,6 +131,8 @@ pub struct WorkerParts {
     pub acks: Option<mpsc::Receiver<Acked>>,
     /// The HTTP sinks.
     pub http: Vec<SinkHandle>,
+    /// The suppression rules in force, when a file names them.
+    pub suppressions: Option<super::suppress::Rules>,
     /// Product metadata in findings.
     pub product: Product,
     /// Unacknowledged deliveries beyond which no message is taken.
@@ -507,7 +509,10 @@ impl Worker {
         c.decoded += decoded(pipeline) - decoded_before;
         c.scored += scored(pipeline).saturating_sub(scored_before);
         let mut deliveries = 0;
-        for u in findings.drain(..) {
+        for mut u in findings.drain(..) {
+            if let Some(rules) = &self.parts.suppressions {
+                u.suppressed = rules.check(&u.finding, &self.parts.metrics);
+            }
             deliveries += self.publish(origin, &u);
         }
         self.findings = findings;
@@ -536,8 +541,9 @@ impl Worker {
         let file = self.parts.file.is_some();
         let mut n = 0;
         // The HTTP sinks the finding is routed to, from the rendered finding (before the alerts
-        // topic takes it).
-        for i in 0..self.parts.http.len() {
+        // topic takes it). A suppressed finding goes to none: it is recorded, not sent to people.
+        let routed = if u.suppressed.is_some() { 0 } else { self.parts.http.len() };
+        for i in 0..routed {
             let h = &self.parts.http[i];
             if h.routes(f) {
                 let body = h.body(u, &json);
