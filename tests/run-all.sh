@@ -95,7 +95,7 @@ step "prometheus (real server, rules checked and unit-tested by promtool)"
 bash tests/prometheus/setup.sh
 
 step "tests"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 
 step "fuzzing (short: 15 s per target; scripts/fuzz.sh --minutes N for long runs)"
 bash scripts/fuzz.sh --seconds 15
