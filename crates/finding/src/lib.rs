@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod event_time;
+pub mod incident;
 pub mod ocsf;
 pub mod parts;
 pub mod pipeline;

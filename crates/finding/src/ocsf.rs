@@ -46,7 +46,7 @@ fn risk_level(score: u8) -> (u8, &'static str) {
     }
 }
 
-fn title(f: &Finding) -> String {
+pub(crate) fn title(f: &Finding) -> String {
     let primary = f.primary();
     // A catalogued operation's own title says more than its detector's.
     let head = match f.signals.first().and_then(|s| s.advice.as_ref()) {
@@ -72,6 +72,125 @@ fn attack(a: &Attack) -> Value {
     });
     if let Some((uid, name)) = a.sub_technique() {
         v["sub_technique"] = json!({ "uid": uid, "name": name });
+    }
+    v
+}
+
+/// OCSF Incident Finding.
+pub const INCIDENT_FINDING: u32 = 2005;
+
+/// Renders one incident record as OCSF Incident Finding (class 2005) JSON: its findings in
+/// `finding_info_list`, their ATT&CK tactics and techniques in `attacks`.
+pub fn render_incident(update: &crate::incident::IncidentUpdate, product: &Product) -> Value {
+    let i = &update.incident;
+    let (activity_id, activity_name) = match update.activity {
+        Activity::Create => (1, "Create"),
+        Activity::Update => (2, "Update"),
+        Activity::Close => (3, "Close"),
+    };
+    let record_uid = match update.activity {
+        Activity::Close => format!("{}-closed", i.uid),
+        _ => format!("{}-r{}", i.uid, i.revision),
+    };
+    let mut metadata = json!({
+        "version": OCSF_VERSION,
+        "uid": record_uid,
+        "product": { "name": "Credence", "vendor_name": "Credence", "version": product.version },
+        "log_name": "credence.incidents",
+    });
+    if let Some(inst) = &product.instance {
+        metadata["loggers"] =
+            json!([{ "name": "credence", "uid": inst, "product": { "name": "Credence", "version": product.version } }]);
+    }
+    let mut attacks: Vec<&Attack> = Vec::new();
+    for a in i.members.iter().flat_map(|m| &m.attacks) {
+        if !attacks.contains(&a) {
+            attacks.push(a);
+        }
+    }
+    let list: Vec<Value> = i
+        .members
+        .iter()
+        .map(|m| {
+            let mut v = json!({
+                "uid": m.uid,
+                "title": m.title,
+                "types": m.detectors.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+                "first_seen_time": m.first_ms,
+                "last_seen_time": m.last_ms,
+                "product_uid": "credence",
+            });
+            if !m.attacks.is_empty() {
+                v["attacks"] = Value::Array(m.attacks.iter().map(attack).collect());
+            }
+            v
+        })
+        .collect();
+    let who = i.principal.clone().unwrap_or_else(|| format!("credential {}", i.credential));
+    let tactics: Vec<&str> = i.tactics().iter().map(|t| t.name()).collect();
+    let chain: Vec<&str> = i.members.iter().map(|m| m.title.as_str()).collect();
+    let minutes = (i.last_ms - i.first_ms).max(0) / 60_000;
+    let mut desc = format!(
+        "{} findings on {who} within {} h {} min: {}.",
+        i.findings,
+        minutes / 60,
+        minutes % 60,
+        chain.join(" → ")
+    );
+    if !tactics.is_empty() {
+        desc.push_str(&format!(" ATT&CK tactics: {}.", tactics.join(", ")));
+    }
+    if i.tactics().len() >= crate::incident::TACTICS_TO_ESCALATE {
+        desc.push_str(
+            " Severity raised one level above the worst finding: the chain spans several stages of an intrusion.",
+        );
+    }
+    let title = format!("Incident: {} findings on {who}", i.findings);
+    let message = match update.activity {
+        Activity::Close => format!("{title} (closed: no new finding within the window)"),
+        _ => title.clone(),
+    };
+    let severity = i.severity;
+    let priority_id = match severity {
+        Severity::Informational | Severity::Low => 1,
+        Severity::Medium => 2,
+        Severity::High => 3,
+        Severity::Critical => 4,
+    };
+    let mut v = json!({
+        "class_uid": INCIDENT_FINDING,
+        "class_name": "Incident Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "type_uid": INCIDENT_FINDING * 100 + activity_id,
+        "type_name": format!("Incident Finding: {activity_name}"),
+        "time": i.last_ms,
+        "start_time": i.first_ms,
+        "end_time": i.last_ms,
+        "severity_id": severity.id(),
+        "severity": severity.caption(),
+        "priority_id": priority_id,
+        "priority": severity.caption(),
+        // Reviewed by no one yet: new until an analyst says otherwise.
+        "status_id": 1,
+        "status": "New",
+        "verdict_id": 4,
+        "verdict": "Suspicious",
+        // OCSF wants an assignee or a group; Credence assigns no one: triage does.
+        "assignee_group": { "name": "unassigned", "desc": "Not yet assigned: raised by Credence for triage." },
+        "desc": desc,
+        "message": message,
+        "metadata": metadata,
+        "finding_info_list": list,
+        "unmapped": { "credence": { "findings": i.findings, "credential": i.credential } },
+    });
+    if !attacks.is_empty() {
+        v["attacks"] = Value::Array(attacks.into_iter().map(attack).collect());
+    }
+    if let Some(p) = &i.principal {
+        v["unmapped"]["credence"]["principal"] = json!(p);
     }
     v
 }
