@@ -288,6 +288,14 @@ pub struct AlertsConfig {
     /// How often the suppressions file is checked for a change and reloaded, seconds (0: never).
     /// A file that no longer loads keeps the rules in use. Default 30.
     pub suppressions_reload_secs: u64,
+    /// Also publish incidents: findings of one principal at most `incident_window_secs` apart
+    /// roll up into one OCSF Incident Finding (class 2005) whose severity rises with the chain of
+    /// ATT&CK tactics; published beside the findings (same topic and file, header
+    /// `credence.record = incident`) and to sinks with `records = "incidents"` or `"all"`.
+    /// Default false.
+    pub incidents: bool,
+    /// How far apart two findings of a principal may be to be one incident, s. Default 86400.
+    pub incident_window_secs: u64,
 }
 
 impl Default for AlertsConfig {
@@ -303,6 +311,9 @@ impl Default for AlertsConfig {
             // An analyst's new rule takes effect within half a minute; a stat() per half minute
             // costs nothing.
             suppressions_reload_secs: 30,
+            incidents: false,
+            // credence_finding::incident::DEFAULT_INCIDENT_WINDOW_MS: a day.
+            incident_window_secs: 86_400,
         }
     }
 }
@@ -605,6 +616,16 @@ impl Config {
         }
         if a.delivery_timeout_ms < 1000 || a.delivery_timeout_ms > i32::MAX as u64 {
             p.push("alerts.delivery_timeout_ms must be in 1000..=2147483647".into());
+        }
+        if a.incidents && a.incident_window_secs == 0 {
+            p.push("alerts.incident_window_secs must be positive".into());
+        }
+        for s in self.sinks.iter().filter(|s| s.records.incidents() && !a.incidents) {
+            p.push(format!(
+                "sinks ({}): records = {:?} takes incidents, but alerts.incidents is off: it would receive none of them",
+                s.name,
+                s.records
+            ));
         }
         if let Some(t) = &self.dead_letter.topic {
             claim(t, "dead_letter.topic".into(), &mut p);

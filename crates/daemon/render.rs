@@ -59,3 +59,32 @@ pub fn alert_text(u: &FindingUpdate) -> String {
     );
     s
 }
+
+/// Renders an incident record as a few lines of text: its findings, in order, and its tactics.
+pub fn incident_text(u: &credence_finding::incident::IncidentUpdate) -> String {
+    let i = &u.incident;
+    let mut s = String::new();
+    let verb = match u.activity {
+        Activity::Create => "NEW INCIDENT",
+        Activity::Update => "INCIDENT UPDATED",
+        Activity::Close => "INCIDENT CLOSED",
+    };
+    let who = i.principal.clone().unwrap_or_else(|| format!("credential {}", i.credential));
+    let _ = writeln!(
+        s,
+        "[{}] {verb} {} — {} findings on {who} since {}",
+        i.severity.as_str().to_uppercase(),
+        format_rfc3339_ms(i.last_ms),
+        i.findings,
+        format_rfc3339_ms(i.first_ms)
+    );
+    for m in &i.members {
+        let _ = writeln!(s, "  {} [{}] {}", format_rfc3339_ms(m.first_ms), m.severity.as_str(), m.title);
+    }
+    let tactics: Vec<&str> = i.tactics().iter().map(|t| t.name()).collect();
+    if !tactics.is_empty() {
+        let _ = writeln!(s, "  ATT&CK tactics: {}", tactics.join(" → "));
+    }
+    s.push('\n');
+    s
+}

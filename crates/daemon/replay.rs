@@ -9,6 +9,8 @@ use anyhow::Context as _;
 use credence_detect::{DetectConfig, Engine, KeySpace, Severity};
 use credence_event::lifecycle::LifecycleEvent;
 use credence_event::{DecodeError, Decoder, FieldMapping, Format, Pseudonymizer};
+use credence_finding::incident::{IncidentUpdate, Incidents};
+use credence_finding::ocsf::render_incident;
 use credence_finding::ocsf::{render, Product};
 use credence_finding::suppress::Suppressions;
 use credence_finding::{Aggregator, FindingUpdate};
@@ -68,6 +70,14 @@ pub struct ReplayArgs {
     /// last month applies them as they stood then.
     #[arg(long)]
     pub suppressions: Option<PathBuf>,
+    /// Also write incidents: findings of one principal at most `--incident-window-secs` apart
+    /// roll up into one OCSF Incident Finding (class 2005), written beside the findings.
+    #[arg(long)]
+    pub incidents: bool,
+    /// With `--incidents`: how far apart two findings of a principal may be to be one incident,
+    /// seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub incident_window_secs: u64,
     /// Also write the run's summary as JSON to this file: messages, events, findings, and every
     /// record not replayed, by reason (decode errors by type, records set aside for their time).
     #[arg(long)]
@@ -171,6 +181,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
         None => Suppressions::default(),
     };
     let mut suppressed = 0u64;
+    let mut incidents = (args.incidents && args.incident_window_secs > 0)
+        .then(|| Incidents::new(args.incident_window_secs.saturating_mul(1000).min(i64::MAX as u64) as i64));
+    let mut incidents_opened = 0u64;
     let product = Product::default();
     let mut write_error: Option<io::Error> = None;
     let human = args.human;
@@ -199,12 +212,16 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
             let r = if human {
                 out.write_all(alert_text(&u).as_bytes())
             } else {
-                serde_json::to_writer(&mut out, &render(&u, &product))
-                    .map_err(io::Error::from)
-                    .and_then(|_| out.write_all(b"\n"))
+                write_json(&mut out, &render(&u, &product))
             };
             if let Err(e) = r {
                 write_error.get_or_insert(e);
+            }
+            for iu in incidents.as_mut().map(|i| i.observe(&u)).unwrap_or_default() {
+                incidents_opened += u64::from(iu.activity == credence_finding::Activity::Create);
+                if let Err(e) = write_incident(&mut out, &iu, human, &product) {
+                    write_error.get_or_insert(e);
+                }
             }
         }
     };
@@ -255,12 +272,24 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
         Some(_) => pipeline.suspend(&mut emit),
         None => pipeline.finish(&mut emit),
     }
+    // Incidents are not kept in the state: the end of the input ends them.
+    for iu in incidents.as_mut().map(Incidents::finish).unwrap_or_default() {
+        if let Err(e) = write_incident(&mut out, &iu, human, &product) {
+            write_error.get_or_insert(e);
+        }
+    }
     if let Some(e) = write_error {
         return Err(e).context("writing findings");
     }
     out.flush().context("writing findings")?;
     let summary = pipeline.summary().clone();
     eprint!("{}", summary_text(&summary, pipeline.engine().len()));
+    if incidents.is_some() {
+        eprintln!(
+            "incidents: {incidents_opened} opened (findings of one principal within {} s of each other)",
+            args.incident_window_secs
+        );
+    }
     if args.suppressions.is_some() {
         eprintln!("suppressed: {suppressed} finding records (written with status Suppressed)");
     }
@@ -286,6 +315,21 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Summary> {
         anyhow::bail!("{} of {} inputs held no record readable as {format} (above)", unusable.len(), args.files.len());
     }
     Ok(summary)
+}
+
+/// One JSON line.
+fn write_json(out: &mut dyn Write, v: &serde_json::Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, v).map_err(io::Error::from)?;
+    out.write_all(b"\n")
+}
+
+/// An incident record, as OCSF or as text.
+fn write_incident(out: &mut dyn Write, iu: &IncidentUpdate, human: bool, product: &Product) -> io::Result<()> {
+    if human {
+        out.write_all(crate::render::incident_text(iu).as_bytes())
+    } else {
+        write_json(out, &render_incident(iu, product))
+    }
 }
 
 /// The machine's clock, epoch ms.

@@ -454,6 +454,10 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> anyhow::Result<()> {
             acks: acks[shard].take(),
             http: http.clone(),
             suppressions: suppressions.clone(),
+            incident_window_ms: config
+                .alerts
+                .incidents
+                .then(|| config.alerts.incident_window_secs.saturating_mul(1000).min(i64::MAX as u64) as i64),
             product: Product { instance: config.alerts.instance.clone(), ..Product::default() },
             max_in_flight: config.daemon.max_in_flight.div_ceil(workers),
             lifecycle_initial: lifecycle_initial.clone(),

@@ -34,6 +34,32 @@ impl HttpSinkKind {
     }
 }
 
+/// Which records a sink takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkRecords {
+    /// Findings (OCSF Detection Findings).
+    #[default]
+    Findings,
+    /// Incidents only (OCSF Incident Findings: a principal's chain of findings), when
+    /// `[alerts] incidents` is on: a pager that wakes someone once per intrusion, not per finding.
+    Incidents,
+    /// Both.
+    All,
+}
+
+impl SinkRecords {
+    /// Whether findings go to the sink.
+    pub fn findings(self) -> bool {
+        matches!(self, SinkRecords::Findings | SinkRecords::All)
+    }
+
+    /// Whether incidents go to the sink.
+    pub fn incidents(self) -> bool {
+        matches!(self, SinkRecords::Incidents | SinkRecords::All)
+    }
+}
+
 /// PagerDuty's Events API v2 endpoint.
 pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
@@ -81,6 +107,10 @@ pub struct HttpSinkConfig {
     /// A link to the finding for people, `{uid}` replaced by its uid (Slack's message, PagerDuty's
     /// links). Default none.
     pub finding_url: Option<String>,
+    /// Which records the sink takes: `findings`, `incidents` (with `[alerts] incidents` on) or
+    /// `all`. The routing rule above applies to both (an incident matches a detector or tactic
+    /// when one of its findings does). Default `findings`.
+    pub records: SinkRecords,
 }
 
 impl Default for HttpSinkConfig {
@@ -102,6 +132,7 @@ impl Default for HttpSinkConfig {
             max_attempts: 8,
             timeout_ms: 5000,
             finding_url: None,
+            records: SinkRecords::Findings,
         }
     }
 }

@@ -392,6 +392,28 @@ impl InternalEvent for FindingRaised<'_> {
     }
 }
 
+/// An incident record was handed to the sinks.
+#[derive(Debug)]
+pub struct IncidentRaised<'a> {
+    /// The record.
+    pub update: &'a credence_finding::incident::IncidentUpdate,
+    /// Counted here.
+    pub metrics: &'a Metrics,
+}
+
+impl InternalEvent for IncidentRaised<'_> {
+    fn emit(self) {
+        let i = &self.update.incident;
+        match self.update.activity {
+            credence_finding::Activity::Create => {
+                self.metrics.incident(i.severity).inc();
+                info!(uid = %i.uid, severity = i.severity.as_str(), findings = i.findings, "incident opened");
+            }
+            _ => debug!(uid = %i.uid, revision = i.revision, severity = i.severity.as_str(), "incident"),
+        }
+    }
+}
+
 /// A delivery failed after the producer's own retries; it is sent again, and the offsets behind
 /// it stay uncommitted until it succeeds. Counted every time; logged (`log`) at most once per
 /// [`DELIVERY_FAILED_EVERY`] (a missing topic fails every delivery in flight), with the number

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use credence_finding::incident::{Incident, IncidentUpdate};
 use credence_finding::{Finding, FindingUpdate};
 use rand::Rng as _;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -57,10 +58,29 @@ impl SinkHandle {
     /// Whether a finding is routed to this sink.
     pub fn routes(&self, f: &Finding) -> bool {
         let c = &self.sink.config;
-        f.severity >= c.min_severity
+        c.records.findings()
+            && f.severity >= c.min_severity
             && (c.detectors.is_empty() || f.detectors().any(|d| c.detectors.contains(&d)))
             && (c.tactics.is_empty() || f.attacks().any(|a| c.tactics.contains(&a.tactic)))
             && (c.categories.is_empty() || c.categories.contains(&f.category))
+    }
+
+    /// Whether an incident is routed to this sink: a detector or tactic filter matches when one
+    /// of its findings does; an incident is of the security category.
+    pub fn routes_incident(&self, i: &Incident) -> bool {
+        let c = &self.sink.config;
+        c.records.incidents()
+            && i.severity >= c.min_severity
+            && (c.detectors.is_empty() || i.members.iter().flat_map(|m| &m.detectors).any(|d| c.detectors.contains(d)))
+            && (c.tactics.is_empty() || i.tactics().iter().any(|t| c.tactics.contains(t)))
+            && (c.categories.is_empty() || c.categories.contains(&credence_detect::Category::Security))
+    }
+
+    /// The body this sink receives for an incident record (`ocsf`: the rendered Incident Finding).
+    pub fn incident_body(&self, u: &IncidentUpdate, ocsf: &[u8]) -> Vec<u8> {
+        let c = &self.sink.config;
+        let link = c.finding_url.as_ref().map(|t| t.replace("{uid}", &u.incident.uid));
+        payload::incident_body(c.kind, u, ocsf, self.sink.secret.as_deref(), link.as_deref())
     }
 
     /// The body this sink receives for a finding record (`ocsf`: the rendered OCSF finding).

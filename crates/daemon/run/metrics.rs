@@ -86,6 +86,8 @@ pub struct Metrics {
     /// Messages sent to the dead-letter topic (undecodable, or a record's time not trusted).
     pub dead_lettered: IntCounter,
     findings: Vec<IntCounter>,
+    /// By severity.
+    incidents: Vec<IntCounter>,
     /// Sinks by label: the built-in ones ([`SINKS`]), then the HTTP sinks by name.
     sink_names: Vec<String>,
     delivered: Vec<IntCounter>,
@@ -224,6 +226,17 @@ impl Metrics {
             .flat_map(|d| Severity::ALL.iter().map(move |s| (d, s)))
             .map(|(d, s)| findings_vec.with_label_values(&[d.as_str(), s.as_str()]))
             .collect();
+        let incidents_vec = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "credence_incidents_raised_total",
+                    "Incidents opened (with [alerts] incidents: a principal's findings rolled up), by severity.",
+                ),
+                &["severity"],
+            )?,
+        )?;
+        let incidents = Severity::ALL.iter().map(|s| incidents_vec.with_label_values(&[s.as_str()])).collect();
         let delivered_vec = reg(
             r,
             IntCounterVec::new(
@@ -372,6 +385,7 @@ impl Metrics {
             set_aside,
             dead_lettered,
             findings,
+            incidents,
             sink_names,
             delivered,
             failed,
@@ -408,6 +422,12 @@ impl Metrics {
     pub fn set_aside(&self, topic: u16, r: SkipReason) -> &IntCounter {
         let i = SkipReason::ALL.iter().position(|x| *x == r).unwrap_or(0);
         &self.set_aside[usize::from(topic) * SkipReason::ALL.len() + i]
+    }
+
+    /// The incidents counter of `severity`.
+    pub fn incident(&self, severity: Severity) -> &IntCounter {
+        let s = Severity::ALL.iter().position(|x| *x == severity).unwrap_or(0);
+        &self.incidents[s]
     }
 
     /// The findings counter of `detector` and `severity`.

@@ -22,6 +22,7 @@ use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use credence_finding::incident::IncidentUpdate;
 use credence_finding::FindingUpdate;
 use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
@@ -99,6 +100,29 @@ impl Outbound {
             origin,
             sink: Sink::Alerts(topic),
             key: Some(f.credential.to_string()),
+            payload: json,
+            headers: Some(headers),
+        }
+    }
+
+    /// An incident record for the alerts topic, keyed as its first finding's credential.
+    pub fn incident(topic: Arc<str>, origin: Origin, update: &IncidentUpdate, json: Vec<u8>) -> Outbound {
+        let i = &update.incident;
+        let activity = match update.activity {
+            credence_finding::Activity::Create => "create",
+            credence_finding::Activity::Update => "update",
+            credence_finding::Activity::Close => "close",
+        };
+        let headers = OwnedHeaders::new_with_capacity(5)
+            .insert(header("credence.record", "incident"))
+            .insert(header("credence.incident_uid", &i.uid))
+            .insert(header("credence.activity", activity))
+            .insert(header("credence.revision", &i.revision.to_string()))
+            .insert(header("credence.severity", i.severity.as_str()));
+        Outbound {
+            origin,
+            sink: Sink::Alerts(topic),
+            key: Some(i.credential.clone()),
             payload: json,
             headers: Some(headers),
         }

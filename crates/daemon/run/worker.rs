@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use credence_event::lifecycle::LifecycleEvent;
-use credence_finding::ocsf::{render, Product};
+use credence_finding::incident::{IncidentUpdate, Incidents};
+use credence_finding::ocsf::{render, render_incident, Product};
 use credence_finding::pipeline::{Output, Pipeline};
 use credence_finding::{Activity, FindingUpdate};
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
@@ -36,7 +37,7 @@ use tracing::debug;
 use super::changelog::{ChangelogTopics, TxnProducer};
 use super::consumer::{Batch, Fetched, GroupConsumer, Record};
 use super::events::{
-    DeliveryAcked, DeliveryFailed, DrainIncomplete, FindingRaised, InternalEvent, MessageUndecodable,
+    DeliveryAcked, DeliveryFailed, DrainIncomplete, FindingRaised, IncidentRaised, InternalEvent, MessageUndecodable,
     DELIVERY_FAILED_EVERY,
 };
 use super::http::{Job, SinkHandle};
@@ -133,6 +134,8 @@ pub struct WorkerParts {
     pub http: Vec<SinkHandle>,
     /// The suppression rules in force, when a file names them.
     pub suppressions: Option<super::suppress::Rules>,
+    /// With `[alerts] incidents`: how far apart a principal's findings may be to be one incident.
+    pub incident_window_ms: Option<i64>,
     /// Product metadata in findings.
     pub product: Product,
     /// Unacknowledged deliveries beyond which no message is taken.
@@ -184,6 +187,8 @@ pub struct Worker {
     batch_counts: Vec<TopicCounts>,
     /// Acknowledgements still come.
     acks_open: bool,
+    /// The incidents of the findings this worker raises (its tasks' principals), when on.
+    incidents: Option<Incidents>,
 }
 
 /// One input topic's counts over a batch, added to its counters after the batch.
@@ -217,7 +222,9 @@ impl Worker {
         let lifecycle_log = std::mem::take(&mut parts.lifecycle_initial);
         let totals = Totals { lifecycle: lifecycle_log.len() as u64, ..Totals::default() };
         let acks_open = acks.is_some();
+        let incidents = parts.incident_window_ms.map(Incidents::new);
         Worker {
+            incidents,
             parts,
             tasks: HashMap::new(),
             lifecycle_log,
@@ -514,6 +521,9 @@ impl Worker {
                 u.suppressed = rules.check(&u.finding, &self.parts.metrics);
             }
             deliveries += self.publish(origin, &u);
+            for iu in self.incidents.as_mut().map(|i| i.observe(&u)).unwrap_or_default() {
+                deliveries += self.publish_incident(origin, &iu);
+            }
         }
         self.findings = findings;
         if let Some((error_type, error)) = first_error {
@@ -560,6 +570,34 @@ impl Worker {
         if let Some(topic) = self.parts.alerts_topic.clone() {
             let payload = if file { json.clone() } else { std::mem::take(&mut json) };
             self.submit(Outbound::alert(topic, origin, u, payload));
+            n += 1;
+        }
+        if file {
+            self.submit(Outbound { origin, sink: Sink::File, key: None, payload: json, headers: None });
+            n += 1;
+        }
+        n
+    }
+
+    /// Hands one incident record to the alerts topic and file, and the HTTP sinks that take
+    /// incidents. Returns the deliveries started.
+    fn publish_incident(&mut self, origin: Origin, u: &IncidentUpdate) -> u32 {
+        IncidentRaised { update: u, metrics: &self.parts.metrics }.emit();
+        let mut json = serde_json::to_vec(&render_incident(u, &self.parts.product)).unwrap_or_default();
+        let file = self.parts.file.is_some();
+        let mut n = 0;
+        for i in 0..self.parts.http.len() {
+            let h = &self.parts.http[i];
+            if h.routes_incident(&u.incident) {
+                let body = h.incident_body(u, &json);
+                let key = Some(u.incident.uid.clone());
+                self.submit(Outbound { origin, sink: Sink::Http(i), key, payload: body, headers: None });
+                n += 1;
+            }
+        }
+        if let Some(topic) = self.parts.alerts_topic.clone() {
+            let payload = if file { json.clone() } else { std::mem::take(&mut json) };
+            self.submit(Outbound::incident(topic, origin, u, payload));
             n += 1;
         }
         if file {

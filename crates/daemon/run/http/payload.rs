@@ -3,6 +3,7 @@
 
 use credence_detect::Severity;
 use credence_event::time::format_rfc3339_ms;
+use credence_finding::incident::IncidentUpdate;
 use credence_finding::{Activity, FindingUpdate};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -125,6 +126,76 @@ fn pagerduty(u: &FindingUpdate, routing_key: &str, link: Option<&str>) -> Value 
         event["links"] = json!([{ "href": l, "text": "The finding" }]);
     }
     event
+}
+
+/// The body a sink of `kind` receives for an incident record; `ocsf` is the rendered OCSF
+/// Incident Finding. PagerDuty: one PagerDuty incident per Credence incident (its uid is the
+/// dedup key), resolved when it closes.
+pub fn incident_body(
+    kind: HttpSinkKind,
+    u: &IncidentUpdate,
+    ocsf: &[u8],
+    routing_key: Option<&str>,
+    link: Option<&str>,
+) -> Vec<u8> {
+    let i = &u.incident;
+    let who = i.principal.clone().unwrap_or_else(|| format!("credential {}", i.credential));
+    let summary = format!("{}: incident, {} findings on {who}", i.severity.as_str().to_uppercase(), i.findings);
+    let tactics: Vec<&str> = i.tactics().iter().map(|t| t.name()).collect();
+    match kind {
+        HttpSinkKind::Webhook => ocsf.to_vec(),
+        HttpSinkKind::Slack => {
+            let verb = match u.activity {
+                Activity::Create => "new",
+                Activity::Update => "updated",
+                Activity::Close => "closed",
+            };
+            let mut lines =
+                vec![format!(":rotating_light: *{summary}* ({verb}) since {}", format_rfc3339_ms(i.first_ms))];
+            for m in i.members.iter().take(SLACK_EVIDENCE_LINES) {
+                lines.push(format!("• {} [{}] {}", format_rfc3339_ms(m.first_ms), m.severity.as_str(), m.title));
+            }
+            if !tactics.is_empty() {
+                lines.push(format!("ATT&CK: {}", tactics.join(" → ")));
+            }
+            if let Some(l) = link {
+                lines.push(format!("<{l}|Open the incident>"));
+            }
+            json!({ "text": lines.join("\n") }).to_string().into_bytes()
+        }
+        HttpSinkKind::Pagerduty => {
+            let routing_key = routing_key.unwrap_or_default();
+            if u.activity == Activity::Close {
+                return json!({ "routing_key": routing_key, "event_action": "resolve", "dedup_key": i.uid })
+                    .to_string()
+                    .into_bytes();
+            }
+            let mut event = json!({
+                "routing_key": routing_key,
+                "event_action": "trigger",
+                "dedup_key": i.uid,
+                "payload": {
+                    "summary": summary,
+                    "source": format!("credential {}", i.credential),
+                    "severity": pagerduty_severity(i.severity),
+                    "timestamp": format_rfc3339_ms(i.last_ms),
+                    "component": "credence",
+                    "group": i.principal.clone().unwrap_or_default(),
+                    "class": "incident",
+                    "custom_details": {
+                        "incident_uid": i.uid,
+                        "revision": i.revision,
+                        "findings": i.members.iter().map(|m| format!("{} [{}] {} ({})", format_rfc3339_ms(m.first_ms), m.severity.as_str(), m.title, m.uid)).collect::<Vec<_>>(),
+                        "tactics": tactics,
+                    },
+                },
+            });
+            if let Some(l) = link {
+                event["links"] = json!([{ "href": l, "text": "The incident" }]);
+            }
+            event.to_string().into_bytes()
+        }
+    }
 }
 
 /// The webhook's signature: `sha256=` and the hex HMAC-SHA256 under `key` of the timestamp, a
