@@ -12,8 +12,13 @@
 //! A checkpoint ([`super::changelog`]): every `[state] checkpoint_interval_secs`, when partitions
 //! are revoked, and at shutdown, the worker stops taking input until every delivery is
 //! acknowledged, takes what changed in each task and commits it with the input offsets in one
-//! transaction (off the runtime's threads), then goes on. Without a changelog it stores offsets
-//! as they advance and the consumer commits them.
+//! transaction, off the runtime's threads. The interval's checkpoint is not waited for: the
+//! worker goes on scoring while its transaction is committed (a hundred milliseconds to a second:
+//! waited for, the worker idled, the consumer's queue filled and it paused its partitions, which
+//! makes librdkafka drop what it had fetched and fetch it again); its result comes back as an
+//! input of the loop, and the next interval's waits for it. Revocations, hand-overs and shutdown
+//! wait for it. Without a changelog it stores offsets as they advance and the consumer commits
+//! them.
 //!
 //! Scoring is synchronous and short (microseconds per event); a batch of at most
 //! [`super::consumer::BATCH_MESSAGES`] messages is processed between two awaits.
@@ -189,6 +194,8 @@ pub struct Worker {
     acks_open: bool,
     /// The incidents of the findings this worker raises (its tasks' principals), when on.
     incidents: Option<Incidents>,
+    /// The interval's checkpoint whose transaction is being committed.
+    committing: Option<checkpoint::Committing>,
 }
 
 /// One input topic's counts over a batch, added to its counters after the batch.
@@ -242,6 +249,7 @@ impl Worker {
             batch_processing: Vec::new(),
             batch_counts: Vec::new(),
             acks_open,
+            committing: None,
         }
     }
 
@@ -273,14 +281,16 @@ impl Worker {
                     Some((sink, origins)) => self.acked(&sink, origins),
                     None => self.acks_open = false,
                 },
+                result = checkpoint::commit_done(&mut self.committing), if self.committing.is_some() => {
+                    self.committed(result, &shutdown);
+                }
                 ev = lifecycle.recv(), if lifecycle_open => match ev {
                     Some(ev) => self.lifecycle(ev),
                     None => lifecycle_open = false,
                 },
                 // Timers before input: under a backlog, input is always ready.
                 _ = checkpoints.tick(), if self.parts.changelog.is_some() => {
-                    let deadline = Instant::now() + interval;
-                    self.checkpoint("interval", deadline, &shutdown).await;
+                    self.checkpoint_in_background(Instant::now() + interval).await;
                 }
                 _ = tick.tick() => self.retry_due(),
                 _ = gauges.tick() => self.refresh_gauges(),
@@ -288,7 +298,7 @@ impl Worker {
                     Some(Fetched::Batch(batch)) => self.batch(batch),
                     Some(Fetched::Task(task)) => self.add_task(*task),
                     Some(Fetched::Release { key, reply }) => {
-                        if let Some(task) = self.release(key, Instant::now() + drain_for).await {
+                        if let Some(task) = self.release(key, Instant::now() + drain_for, &shutdown).await {
                             let _ = reply.send(Box::new(task));
                         }
                     }
