@@ -13,7 +13,10 @@
 //! Each network has its own baseline: the decayed mean of distinct rejected keys in its past
 //! windows, learned only from windows that did not alert (so a sprayer cannot teach its own
 //! network that sprays are usual); a network alerts at [`USUAL_FACTOR`] times its usual level,
-//! never below [`MIN_DISTINCT_KEYS`], and always from [`HIGH_DISTINCT_KEYS`].
+//! never below [`MIN_DISTINCT_KEYS`], and always from [`HIGH_DISTINCT_KEYS`]. A network without
+//! an hour of such history alerts only when nearly all its requests fail; one with it alerts on
+//! its usual level alone, so a spray from behind a NAT that honest users share is still seen once
+//! it clearly exceeds the NAT's own mistakes (a slower one is not: it looks like them).
 //!
 //! State is per task, in memory only (not in snapshots or changelogs): a restart forgets at most
 //! one window of counts and the networks' usual levels, which are relearned within hours. At most
@@ -52,6 +55,11 @@ pub const MAX_SUCCESS_SHARE: f32 = 0.2;
 /// How far above its usual level a network's distinct rejected keys must be to alert: 3 times,
 /// the margin the other rate detectors use for a busy caller's ordinary swings.
 pub const USUAL_FACTOR: f32 = 3.0;
+/// Windows a network must have failed in (without alerting) before its usual level alone
+/// decides: 6, an hour's worth of its own mistakes. Until then a window alerts only when nearly
+/// all its requests failed ([`MAX_SUCCESS_SHARE`]); after, a network many honest users share
+/// (whose successes would hide anything) alerts on distinct rejected keys far above its own usual.
+const MIN_USUAL_WINDOWS: u32 = 6;
 /// Weight of a new window in a network's usual level: 0.1, about its last ten active windows,
 /// so a network's usual is its recent habit, and one odd window moves it little.
 const USUAL_WEIGHT: f32 = 0.1;
@@ -266,7 +274,8 @@ impl Sprays {
         let threshold = n.threshold();
         let total = n.failures.saturating_add(n.successes) as f32;
         let success_share = n.successes as f32 / total.max(1.0);
-        if distinct < threshold || success_share > MAX_SUCCESS_SHARE {
+        let mostly_failing = success_share <= MAX_SUCCESS_SHARE;
+        if distinct < threshold || !(mostly_failing || n.windows >= MIN_USUAL_WINDOWS) {
             return quiet;
         }
         let severity = if distinct >= HIGH_DISTINCT_KEYS { Severity::High } else { Severity::Medium };
@@ -275,9 +284,10 @@ impl Sprays {
         }
         n.raised = Some(severity);
         let (observed, baseline) = evidence(net, n, t, threshold);
-        let attack = if n.successes > 0 {
-            // Some requests from the network succeed among the rejected keys: keys from a list,
-            // some of which work.
+        let attack = if n.successes > 0 && mostly_failing {
+            // A few requests from the network succeed among the rejected keys: keys from a list,
+            // some of which work. (On a network mostly succeeding, the successes are its honest
+            // users'.)
             Attack::new(Tactic::CredentialAccess, "T1110.004", "Brute Force: Credential Stuffing")
         } else {
             Attack::new(Tactic::CredentialAccess, "T1110", "Brute Force")
