@@ -21,7 +21,8 @@
 //! State is per task, in memory only (not in snapshots or changelogs): a restart forgets at most
 //! one window of counts and the networks' usual levels, which are relearned within hours. At most
 //! [`DEFAULT_MAX_NETWORKS`] networks are held; beyond it the least recently seen go first
-//! ([`Sprays::evicted`] counts them), so a flood of distinct source addresses costs bounded memory.
+//! ([`Sprays::take_evicted`] counts them), so a flood of distinct source addresses costs bounded
+//! memory.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -306,7 +307,7 @@ impl Sprays {
         }
     }
 
-    /// Drops networks unseen for [`IDLE_MS`] as of `now_ms`.
+    /// Drops networks unseen for 7 days as of `now_ms`.
     pub fn sweep(&mut self, now_ms: i64) {
         self.nets.retain(|_, n| now_ms.saturating_sub(n.last_ms) < IDLE_MS);
     }
