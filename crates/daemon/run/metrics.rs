@@ -107,6 +107,10 @@ pub struct Metrics {
     pub evicted_established: IntCounter,
     /// Baselines dropped for idleness.
     pub evicted_idle: IntCounter,
+    /// Rejected requests naming no known credential, counted by the key-spray detector.
+    pub spray_attempts: IntCounter,
+    /// Source networks the key-spray detector evicted for room.
+    pub spray_networks_evicted: IntCounter,
     /// Per-message decode and scoring time.
     pub processing: Histogram,
     /// Per-message decode and scoring time over the last minute, by quantile (hdrhistogram).
@@ -290,6 +294,20 @@ impl Metrics {
             )?,
         )?;
         let baselines_by_state = CredentialState::ALL.iter().map(|s| states.with_label_values(&[s.as_str()])).collect();
+        let spray_attempts = reg(
+            r,
+            IntCounter::new(
+                "credence_spray_attempts_total",
+                "Rejected requests naming no known credential (unknown, malformed or missing key), counted by source network for the key-spray detector (refreshed every 10 s).",
+            )?,
+        )?;
+        let spray_networks_evicted = reg(
+            r,
+            IntCounter::new(
+                "credence_spray_networks_evicted_total",
+                "Source networks the key-spray detector dropped because its per-task store was full (refreshed every 10 s).",
+            )?,
+        )?;
         let evicted = reg(
             r,
             IntCounterVec::new(
@@ -397,6 +415,8 @@ impl Metrics {
             evicted_capacity: evicted.with_label_values(&["capacity"]),
             evicted_established: evicted.with_label_values(&["capacity_established"]),
             evicted_idle: evicted.with_label_values(&["idle"]),
+            spray_attempts,
+            spray_networks_evicted,
             processing,
             processing_quantiles,
             end_to_end,

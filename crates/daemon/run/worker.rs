@@ -375,6 +375,8 @@ impl Worker {
             counts.evicted_established += c.evicted_established;
             counts.evicted_idle += c.evicted_idle;
             counts.seeded += c.seeded;
+            counts.attempts += c.attempts;
+            counts.evicted_networks += c.evicted_networks;
             // States as of the task's own clock.
             let now_ms = t.pipeline.summary().time_range.map_or(wall_ms, |(_, last)| last);
             for (state, n) in engine.states(now_ms) {
@@ -391,6 +393,8 @@ impl Worker {
         m.evicted_established.inc_by(counts.evicted_established);
         m.evicted_idle.inc_by(counts.evicted_idle);
         m.state.seeded.inc_by(counts.seeded);
+        m.spray_attempts.inc_by(counts.attempts);
+        m.spray_networks_evicted.inc_by(counts.evicted_networks);
         m.state.worker_partitions.with_label_values(&[&self.parts.shard.to_string()]).set(self.tasks.len() as i64);
         let mut all = self.parts.gauges.lock().unwrap_or_else(|e| e.into_inner());
         all[self.parts.shard] = own;

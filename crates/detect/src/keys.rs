@@ -108,6 +108,21 @@ impl KeySpace {
         Self::finish(h)
     }
 
+    /// The subject pseudonym of a source network (a key spray's finding): 128 bits of two keyed
+    /// hashes, deterministic under the key, so the same network names the same finding.
+    pub fn network_subject(&self, network: &str) -> credence_event::Pseudonym {
+        let half = |domain: u8| {
+            let mut h = self.hasher(domain);
+            h.write(network.as_bytes());
+            h.finish()
+        };
+        let (a, b) = (half(7), half(8));
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&a.to_be_bytes());
+        out[8..].copy_from_slice(&b.to_be_bytes());
+        credence_event::Pseudonym(out)
+    }
+
     /// A fingerprint of the key space (a keyed hash of a constant: it reveals nothing of the key),
     /// stored with saved state: state learned under another key matches no value and no
     /// credential, so it is refused rather than silently used.

@@ -17,7 +17,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use credence_event::lifecycle::{LifecycleAction, LifecycleEvent};
-use credence_event::{Event, Pseudonym};
+use credence_event::{CredentialKind, Event, Outcome, Pseudonym};
 
 pub mod attack;
 pub mod baseline;
@@ -27,6 +27,7 @@ pub mod event_time;
 pub mod keys;
 pub mod population;
 pub mod score;
+pub mod spray;
 pub mod state;
 pub mod stats;
 pub mod verdict;
@@ -38,7 +39,7 @@ pub use config::DetectConfig;
 pub use event_time::EventTimeConfig;
 pub use keys::KeySpace;
 pub use population::{Dim, PeerProfile, Population};
-pub use verdict::{Advice, Category, Detector, Severity, Signal, Verdict};
+pub use verdict::{Advice, Category, Detector, NetworkSubject, Severity, Signal, Verdict};
 
 use baseline::to_secs;
 use keys::PseudonymHasher;
@@ -69,6 +70,10 @@ pub struct EngineCounters {
     pub scored: u64,
     /// Baselines taken from the seed.
     pub seeded: u64,
+    /// Attempts without a valid credential counted by the key-spray detector (no baseline made).
+    pub attempts: u64,
+    /// Source networks the key-spray detector evicted for room.
+    pub evicted_networks: u64,
 }
 
 /// Baselines by subject, hashed by folding the pseudonym (already uniform under the HMAC key).
@@ -85,6 +90,8 @@ pub struct Engine {
     changes: Option<Changes>,
     /// Baselines to start from, taken when their subject first comes.
     seed: Option<Arc<Seed>>,
+    /// Attempts without a valid credential, by source network (in memory only).
+    sprays: spray::Sprays,
 }
 
 /// What a baseline is judged with beside its own history: the settings, the key space, the peer
@@ -137,6 +144,7 @@ impl Engine {
             counters: EngineCounters::default(),
             changes: None,
             seed: None,
+            sprays: spray::Sprays::default(),
         }
     }
 
@@ -153,6 +161,7 @@ impl Engine {
     /// The eviction and seeding counts since the last call, reset (`scored` is left running):
     /// for metrics that add each engine's share once, wherever the engine goes.
     pub fn take_counts(&mut self) -> EngineCounters {
+        self.counters.evicted_networks += self.sprays.take_evicted();
         let c = self.counters;
         self.counters = EngineCounters { scored: c.scored, ..EngineCounters::default() };
         EngineCounters { scored: 0, ..c }
@@ -180,6 +189,13 @@ impl Engine {
 
     /// Scores one event and learns from it: the per-event hot path.
     pub fn process(&mut self, event: &Event<'_>, policy: LearnPolicy) -> Verdict {
+        if event.outcome == Outcome::AuthFailed {
+            if let Some(v) = self.attempt(event) {
+                return v;
+            }
+        } else if !self.sprays.is_empty() {
+            self.sprays.note(event);
+        }
         let obs = Observation::new(event, &self.view.keys);
         let credential_state = self.retired_credential(event);
         let key = event.subject;
@@ -218,6 +234,33 @@ impl Engine {
         self.learn_shared(&obs, novelty, weight);
         self.counters.scored += 1;
         verdict
+    }
+
+    /// Counts a rejected request that names no credential known here (an unknown or malformed
+    /// key, none at all) as evidence of a key spray from its network, and returns its verdict;
+    /// `None` for a known credential's own failure. No baseline is made for it: a spray of made-up
+    /// keys would otherwise fill the store with baselines of keys that belong to no one.
+    fn attempt(&mut self, event: &Event<'_>) -> Option<Verdict> {
+        let key = event.subject;
+        let known = event.credential_kind != CredentialKind::Missing && {
+            if !self.baselines.contains_key(&key) {
+                self.take_seeded(key);
+            }
+            self.baselines.contains_key(&key)
+        };
+        let k = spray::is_attempt(event, known)?;
+        self.counters.attempts += 1;
+        Some(self.sprays.attempt(event, k, &self.view.keys))
+    }
+
+    /// Sets the most source networks the key-spray detector holds.
+    pub fn set_max_networks(&mut self, max: usize) {
+        self.sprays.set_max_networks(max);
+    }
+
+    /// Source networks the key-spray detector holds.
+    pub fn networks(&self) -> usize {
+        self.sprays.len()
     }
 
     /// Scores one event without learning from it.
@@ -355,7 +398,7 @@ impl View {
             })
             .fold(0.0f32, f32::max) as u8;
         let severity = self.severity(score, confidence, &signals, new_client);
-        Verdict { score, confidence, severity, signals, state }
+        Verdict { score, confidence, severity, signals, state, network: None }
     }
 
     fn severity(&self, score: u8, confidence: u8, signals: &[Signal], new_client: bool) -> Option<Severity> {
@@ -463,6 +506,7 @@ impl Engine {
         let dropped = before.saturating_sub(self.baselines.len());
         self.counters.evicted_idle += dropped as u64;
         self.view.population.sweep(now);
+        self.sprays.sweep(now_ms);
         dropped
     }
 

@@ -47,6 +47,10 @@ pub enum Detector {
     /// [`NEW_OPERATION_MAX_SCORE`]), evidence when an unusual hour, a new client or a new origin
     /// comes with it.
     NewOperation,
+    /// Many distinct keys rejected from one source network, with few successes: a spray of
+    /// guessed or leaked keys, or credential stuffing (`spray.rs`). Its subject is the network,
+    /// not a credential. Last, so the indices of saved findings' detectors are unchanged.
+    KeySpray,
 }
 
 /// The most a first-ever changing operation scores: below the alert score, so alone it never
@@ -65,7 +69,7 @@ pub enum Category {
 
 impl Detector {
     /// Every detector, for metrics.
-    pub const ALL: [Detector; 16] = [
+    pub const ALL: [Detector; 17] = [
         Detector::GhostCredential,
         Detector::NewOrigin,
         Detector::NewClient,
@@ -82,6 +86,7 @@ impl Detector {
         Detector::DormantReactivation,
         Detector::RiskyOperation,
         Detector::NewOperation,
+        Detector::KeySpray,
     ];
 
     /// Stable identifier, as in findings and metric labels.
@@ -103,6 +108,7 @@ impl Detector {
             Detector::DormantReactivation => "dormant_reactivation",
             Detector::RiskyOperation => "risky_operation",
             Detector::NewOperation => "new_operation",
+            Detector::KeySpray => "key_spray",
         }
     }
 
@@ -125,6 +131,7 @@ impl Detector {
             Detector::DormantReactivation => "Dormant credential reactivated",
             Detector::RiskyOperation => "Risky operation, first made by this credential",
             Detector::NewOperation => "Data changed by an operation this credential never made",
+            Detector::KeySpray => "Key spray: many rejected keys from one network",
         }
     }
 
@@ -152,21 +159,27 @@ impl Detector {
             Detector::PrivilegeEscalation => (Tactic::PrivilegeEscalation, "T1098", "Account Manipulation"),
             // Names the catalogue's technique for its operation.
             Detector::RiskyOperation => return None,
+            // Names Credential Stuffing when some requests succeed, else Brute Force (`spray.rs`).
+            Detector::KeySpray => (Tactic::CredentialAccess, "T1110", "Brute Force"),
             Detector::RateBurst | Detector::ExpiredTokenStorm => return None,
         };
         Some(Attack::new(tactic, technique, name))
     }
 
-    /// This detector's bit in a set of detectors (`Baseline::weak`).
+    /// This detector's bit in a set of detectors (`Baseline::weak`): none for the key spray,
+    /// whose subject is a network, never a credential's baseline (and the set has 16 bits).
     pub fn bit(self) -> u16 {
-        1 << (self as u16)
+        match self {
+            Detector::KeySpray => 0,
+            d => 1 << (d as u16),
+        }
     }
 
     /// Whether a signal of this detector too weak to alert alone can corroborate another
     /// detector's: evidence about who uses the credential and what they do with it. Operational
     /// trouble corroborates no attack, and a ghost credential always alerts.
     pub fn corroborates(self) -> bool {
-        self.category() == Category::Security && self != Detector::GhostCredential
+        self.category() == Category::Security && !matches!(self, Detector::GhostCredential | Detector::KeySpray)
     }
 
     /// Security or operational.
@@ -193,6 +206,7 @@ impl Detector {
             Detector::DormantReactivation => "Confirm the owner resumed using this credential; dormant credentials are prime targets—retire it if it is no longer needed.",
             Detector::RiskyOperation => "Confirm with the credential's owner that they made this call; if not, undo what it changed and revoke the credential.",
             Detector::NewOperation => "Confirm with the credential's owner that they made these changes; if not, undo them and revoke the credential.",
+            Detector::KeySpray => "Block or rate-limit the source network at the gateway; if any request from it succeeded during the spray, find which credentials it used and rotate them; check where the keys it tried could have leaked from.",
         }
     }
 }
@@ -337,6 +351,19 @@ pub struct Verdict {
     pub signals: Vec<Signal>,
     /// The subject's lifecycle state when the event arrived.
     pub state: CredentialState,
+    /// When the verdict is about a source network rather than the event's credential (a key
+    /// spray): the network, which is then the finding's subject. Never persisted.
+    #[serde(skip)]
+    pub network: Option<NetworkSubject>,
+}
+
+/// A source network as the subject of a finding.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkSubject {
+    /// A keyed pseudonym of the network, in the space of subjects.
+    pub subject: credence_event::Pseudonym,
+    /// The network as text (`203.0.113.0/24`).
+    pub label: String,
 }
 
 impl Verdict {

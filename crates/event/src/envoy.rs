@@ -17,7 +17,8 @@
 //! 4. `downstream_peer_uri_san` / `downstream_peer_subject` (mTLS workload identity, e.g. a SPIFFE
 //!    id): kind ServiceAccount.
 //!
-//! None present is `MissingField("credential")`.
+//! None present is `MissingField("credential")`, unless the request was rejected with 401: then
+//! the event is kept with kind `Missing` (no credential named), as evidence of a key spray.
 //!
 //! Also: principal = the first of `jwt_sub`, `principal`, `consumer`, the peer SAN / subject;
 //! peer_group = the namespace of a SPIFFE peer id (`spiffe://<trust domain>/ns/<namespace>`);
@@ -83,7 +84,7 @@ pub(crate) fn decode<'a>(decoder: &Decoder, text: &'a str, out: &mut Vec<Result<
 }
 
 /// Strips an HTTP auth scheme `Bearer ` (any case) from a header value.
-fn strip_bearer(value: &str) -> &str {
+pub(crate) fn strip_bearer(value: &str) -> &str {
     match value.get(..7) {
         Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => value[7..].trim_start(),
         _ => value,
@@ -117,6 +118,9 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         (pseudo.credential(name), CredentialKind::Principal)
     } else if let Some(id) = peer.as_deref() {
         (pseudo.credential(id), CredentialKind::ServiceAccount)
+    } else if raw.response_code.as_status() == Some(401) {
+        // Rejected for naming no credential: kept as evidence of a key spray.
+        (pseudo.credential(""), CredentialKind::Missing)
     } else {
         return Err(DecodeError::MissingField("credential"));
     };
@@ -270,6 +274,10 @@ mod tests {
         let none = with(r#","authorization":"Bearer ","x_api_key":"-""#);
         let err = d.decode_one(none.as_bytes()).unwrap_err();
         assert_eq!(err, DecodeError::MissingField("credential"));
+        // The same request rejected with 401: an attempt that named no credential.
+        let rejected = with(r#","authorization":"Bearer ""#).replace(r#""response_code":0"#, r#""response_code":401"#);
+        let e = d.decode_one(rejected.as_bytes()).unwrap();
+        assert_eq!((e.credential_kind, e.outcome), (CredentialKind::Missing, Outcome::AuthFailed));
         let r5 = with(r#","jwt_sub":"u","x_forwarded_for":"unknown""#);
         let e = d.decode_one(r5.as_bytes()).unwrap();
         assert_eq!(e.origin.ip, Some("2001:db8::9".parse().unwrap()), "unparseable XFF falls back");

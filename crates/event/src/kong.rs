@@ -5,7 +5,10 @@
 //! - credential: `authenticated_entity.id`, the id of the credential a key-auth / jwt / oauth2 /
 //!   basic-auth plugin accepted (kind `ApiKey`); else the consumer (`consumer.id`, then
 //!   `consumer.username`, kind `Principal`). A request with neither was anonymous and is rejected
-//!   with `MissingField("authenticated_entity")`: there is nothing to attribute it to.
+//!   with `MissingField("authenticated_entity")`: there is nothing to attribute it to; unless
+//!   Kong answered it 401: then it is an attempt without a valid credential, kept for the
+//!   key-spray detector with the key it presented (`request.headers.apikey` / `x-api-key` /
+//!   `authorization`, pseudonymised at once), or kind `Missing` when none is logged.
 //! - principal: `consumer.username`, `consumer.custom_id`, `consumer.id`, then
 //!   `authenticated_entity.consumer_id`.
 //! - peer_group: a `consumer_group` field when the operator adds one (`custom_fields_by_lua`; Kong's
@@ -21,8 +24,8 @@
 //! - event_uid: `request.id`, else the `x-kong-request-id` response header, else the
 //!   correlation-id plugin's `kong-request-id` or an `x-request-id` request header.
 //!
-//! Only the headers named above are ever read: `apikey`, `authorization` and the like are skipped
-//! unparsed.
+//! Only the headers named above are ever read: `apikey`, `authorization` and the like are read
+//! only for a rejected request without an accepted credential, and only to pseudonymise.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -79,6 +82,13 @@ struct RequestHeaders<'a> {
     kong_request_id: Text<'a>,
     #[serde(borrow, rename = "x-request-id")]
     x_request_id: Text<'a>,
+    /// The key presented, read only for a request rejected with 401 and no accepted credential,
+    /// and pseudonymised at once (key-auth's default header names).
+    #[serde(borrow, alias = "x-api-key")]
+    apikey: Text<'a>,
+    /// Read as `apikey`.
+    #[serde(borrow)]
+    authorization: Text<'a>,
 }
 
 #[derive(Deserialize, Default)]
@@ -304,10 +314,21 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
     let (entity_id, entity_consumer) = (entity.id.get(), entity.consumer_id.get());
     let (consumer_id, username, custom_id) = (consumer.id.get(), consumer.username.get(), consumer.custom_id.get());
     let pseudo = decoder.pseudonymizer();
+    let headers = request.headers.0.unwrap_or_default();
+    let response = raw.response.0.unwrap_or_default();
+    let http_status = response.status.as_status();
     let (credential, kind) = if let Some(id) = entity_id.as_deref() {
         (pseudo.credential(id), CredentialKind::ApiKey)
     } else if let Some(c) = consumer_id.as_deref().or(username.as_deref()) {
         (pseudo.credential(c), CredentialKind::Principal)
+    } else if http_status == Some(401) {
+        // Rejected, no credential accepted: kept as evidence of a key spray, with the key it
+        // presented (pseudonymised here; Kong's `hide_credentials` removes it: then none).
+        let presented = headers.apikey.get().or_else(|| headers.authorization.get());
+        match presented.as_deref().map(crate::envoy::strip_bearer).filter(|k| !k.is_empty()) {
+            Some(key) => (pseudo.credential(key), CredentialKind::ApiKey),
+            None => (pseudo.credential(""), CredentialKind::Missing),
+        }
     } else {
         return Err(DecodeError::MissingField("authenticated_entity"));
     };
@@ -327,9 +348,6 @@ fn decode_record<'a>(decoder: &Decoder, text: &'a str) -> Result<Event<'a>, Deco
         }
     }
 
-    let headers = request.headers.0.unwrap_or_default();
-    let response = raw.response.0.unwrap_or_default();
-    let http_status = response.status.as_status();
     let response_request_id = response.headers.0.and_then(|h| h.request_id.get());
     let event_uid = request
         .id
@@ -439,9 +457,33 @@ mod tests {
         decoder().decode(batch.as_bytes(), &mut out);
         assert_eq!(out.len(), 3);
         assert!(out[0].is_ok() && out[2].is_ok());
-        let err = out[1].as_ref().unwrap_err();
-        assert_eq!(*err, DecodeError::MissingField("authenticated_entity"));
-        assert!(!err.to_string().contains("guessed-key"));
+        // Rejected with 401 and no accepted credential: an attempt, with its key pseudonymised.
+        let attempt = out[1].as_ref().unwrap();
+        assert_eq!(attempt.outcome, Outcome::AuthFailed);
+        assert_eq!(attempt.credential, decoder().pseudonymizer().credential("guessed-key"));
+        assert!(!format!("{attempt:?}").contains("guessed-key"));
+    }
+
+    /// Anonymous requests: one rejected with no key logged is an attempt naming none; one let
+    /// through (no auth plugin on the route) has nothing to attribute it to.
+    #[test]
+    fn anonymous_requests_are_attempts_only_when_rejected() {
+        let d = decoder();
+        let rec = |status: u16, headers: &str| {
+            format!(
+                r#"{{"started_at":1726783839600,"client_ip":"203.0.113.50","request":{{"method":"GET","uri":"/v1/x","headers":{headers}}},"response":{{"status":{status}}}}}"#
+            )
+        };
+        let (m, b) = (rec(401, "{}"), rec(401, r#"{"authorization":"Bearer tok-123"}"#));
+        let missing = d.decode_one(m.as_bytes()).unwrap();
+        assert_eq!(
+            (missing.credential_kind, missing.credential),
+            (CredentialKind::Missing, d.pseudonymizer().credential(""))
+        );
+        let bearer = d.decode_one(b.as_bytes()).unwrap();
+        assert_eq!(bearer.credential, d.pseudonymizer().credential("tok-123"));
+        let err = d.decode_one(rec(200, r#"{"apikey":"k"}"#).as_bytes()).unwrap_err();
+        assert_eq!(err, DecodeError::MissingField("authenticated_entity"));
     }
 
     #[test]

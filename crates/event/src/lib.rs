@@ -48,6 +48,10 @@ pub enum CredentialKind {
     Principal,
     /// Unknown.
     Other,
+    /// None presented: a request the service rejected (HTTP 401) that named no credential at
+    /// all (a missing token). Evidence for the key-spray detector, keyed by source network; the
+    /// event's `credential` is then the pseudonym of the empty string and belongs to no one.
+    Missing,
 }
 
 /// How a request ended, as far as detection cares.

@@ -449,15 +449,14 @@ fn decode_record<'a>(
 
     let time_leaf = take(TIME).ok_or(DecodeError::MissingField("time"))?;
     let time_ms = parse_time(&time_leaf, mapping.time_format)?;
-    let raw_credential = match take(CREDENTIAL) {
-        None => return Err(DecodeError::MissingField("credential")),
+    // None: no credential logged; an error unless the request was rejected for it (below).
+    let credential = match take(CREDENTIAL) {
+        None => None,
         Some(leaf @ (Leaf::Str(_) | Leaf::U(_) | Leaf::I(_))) => {
-            leaf.text().ok_or(DecodeError::MissingField("credential"))?
+            leaf.text().map(|raw| decoder.pseudonymizer().credential(&raw))
         }
         Some(other) => return Err(DecodeError::invalid("credential", format!("{}, expected text", other.kind()))),
     };
-    let credential = decoder.pseudonymizer().credential(&raw_credential);
-    drop(raw_credential);
     let operation = match take(OPERATION) {
         None => return Err(DecodeError::MissingField("operation")),
         Some(Leaf::Str(s)) if !s.is_empty() && s != "-" => s,
@@ -495,12 +494,18 @@ fn decode_record<'a>(
         (None, Some(code)) => Outcome::from_error_code(code),
         (None, None) => Outcome::Unknown,
     };
+    // A request rejected for naming no credential is kept: evidence of a key spray.
+    let (credential, credential_kind) = match credential {
+        Some(c) => (c, mapping.credential_kind),
+        None if outcome == Outcome::AuthFailed => (decoder.pseudonymizer().credential(""), CredentialKind::Missing),
+        None => return Err(DecodeError::MissingField("credential")),
+    };
 
     Ok(Event {
         time_ms,
         credential,
         subject: credential,
-        credential_kind: mapping.credential_kind,
+        credential_kind,
         principal: text_of(take(PRINCIPAL)),
         peer_group: text_of(take(PEER_GROUP)),
         origin,

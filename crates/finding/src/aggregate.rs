@@ -314,7 +314,12 @@ impl Aggregator {
         } else {
             Category::Security
         };
-        let key = (event.subject.as_u128(), category_key(category));
+        // A key spray's subject is its source network, not the credential its event presented.
+        let (subject, credential, principal, peer_group) = match &verdict.network {
+            Some(n) => (n.subject, n.subject, Some(n.label.as_str()), None),
+            None => (event.subject, event.credential, event.principal.as_deref(), event.peer_group.as_deref()),
+        };
+        let key = (subject.as_u128(), category_key(category));
         self.changed(key);
         let now = event.time_ms;
         let window = self.window_ms;
@@ -328,11 +333,11 @@ impl Aggregator {
         let f = self.open.entry(key).or_insert_with(|| {
             created = true;
             Finding {
-                uid: finding_uid(event.subject, category, now, primary.detector),
-                subject: event.subject,
-                credential: event.credential,
-                principal: event.principal.as_deref().map(str::to_owned),
-                peer_group: event.peer_group.as_deref().map(str::to_owned),
+                uid: finding_uid(subject, category, now, primary.detector),
+                subject,
+                credential,
+                principal: principal.map(str::to_owned),
+                peer_group: peer_group.map(str::to_owned),
                 category,
                 first_ms: now,
                 last_ms: now,
@@ -534,6 +539,7 @@ mod tests {
             severity: Some(severity),
             signals: vec![Signal::new(detector, score, "o".into(), "b".into())],
             state: CredentialState::Established,
+            network: None,
         }
     }
 

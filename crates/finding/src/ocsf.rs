@@ -54,11 +54,19 @@ pub(crate) fn title(f: &Finding) -> String {
         None => primary.title(),
     };
     let others: Vec<_> = f.detectors().skip(1).map(Detector::as_str).collect();
+    if let Some(net) = spray_network(f) {
+        return format!("{head} ({net})");
+    }
     if others.is_empty() {
         head.to_string()
     } else {
         format!("{head} (with {})", others.join(", "))
     }
+}
+
+/// The source network a key-spray finding is about (its subject), when it is one.
+fn spray_network(f: &Finding) -> Option<&str> {
+    (f.primary() == Detector::KeySpray).then_some(f.principal.as_deref()).flatten()
 }
 
 /// One OCSF `attack` object: the tactic, the technique and, for a sub-technique, the
@@ -488,8 +496,20 @@ pub fn render(update: &FindingUpdate, product: &Product) -> Value {
     if let Some(h) = &f.context.key_hint {
         extra["key_hint"] = json!(h);
     }
+    if let Some(net) = spray_network(f) {
+        // The subject is a source network, not a credential: no user or credential is named (the
+        // keys tried belong to no one, and are counted, never listed); the network is the target.
+        extra["subject_kind"] = json!("network");
+        extra["network"] = json!(net);
+    }
     if f.context.regions.len() > 1 {
         extra["regions"] = json!(f.context.regions);
+    }
+    if let Some(net) = spray_network(f) {
+        finding["anomaly_analyses"][0]["analysis_targets"] = json!([{ "name": net, "type": "network" }]);
+        if let Some(o) = finding.as_object_mut() {
+            o.remove("actor");
+        }
     }
     finding
 }
@@ -545,6 +565,7 @@ mod tests {
                 Signal::new(Detector::NewClient, 50, "ua".into(), "usual".into()),
             ],
             state: CredentialState::Established,
+            network: None,
         };
         let mut agg = Aggregator::new(3_600_000, Severity::Low);
         let u = agg.observe(&e, &v).unwrap();
@@ -564,6 +585,46 @@ mod tests {
         assert_eq!(attacks[0]["technique"], json!({ "uid": "T1078", "name": "Valid Accounts" }));
         assert_eq!(attacks[0]["sub_technique"]["uid"], "T1078.004");
         assert_eq!(attacks[0]["sub_technique"]["name"], "Valid Accounts: Cloud Accounts");
+    }
+
+    /// A key spray: one finding for the network however many keys, valid OCSF, the network as
+    /// its target and no credential or key named anywhere.
+    #[test]
+    fn a_key_spray_renders_as_one_finding_about_its_network() {
+        use credence_detect::{DetectConfig, Engine, KeySpace, LearnPolicy};
+        use credence_event::{CredentialKind, Outcome};
+        let p = Pseudonymizer::insecure_demo();
+        let mut engine = Engine::new(DetectConfig::default(), KeySpace::new([3; 16]));
+        let mut agg = Aggregator::new(3_600_000, Severity::Low);
+        let mut updates = Vec::new();
+        for i in 0..80 {
+            let raw = format!("sk_live_guess_{i:04}");
+            let mut e = Event::new(1_772_409_600_000 + i * 500, p.credential(&raw), "GET /v1/orders");
+            e.outcome = Outcome::AuthFailed;
+            e.credential_kind = CredentialKind::ApiKey;
+            e.origin.ip = Some(format!("203.0.113.{}", i % 7 + 1).parse().unwrap());
+            let v = engine.process(&e, LearnPolicy::Default);
+            updates.extend(agg.observe(&e, &v));
+        }
+        assert!(engine.is_empty(), "no baseline is made for a rejected key");
+        assert_eq!(agg.open_count(), 1);
+        let last = updates.last().unwrap();
+        assert_eq!((updates.len(), last.finding.severity), (2, Severity::High), "created, then escalated");
+        let json = render(last, &Product::default());
+        let violations = schema().validate(&json);
+        assert!(violations.is_empty(), "{}", violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"));
+        let text = json.to_string();
+        assert!(!text.contains("sk_live_guess"));
+        assert!(!text.contains(&p.credential("sk_live_guess_0000").to_string()));
+        assert!(json.get("actor").is_none());
+        assert_eq!(
+            json["anomaly_analyses"][0]["analysis_targets"][0],
+            json!({ "name": "203.0.113.0/24", "type": "network" })
+        );
+        assert_eq!(json["unmapped"]["credence"]["subject_kind"], "network");
+        assert_eq!(json["finding_info"]["attacks"][0]["technique"]["uid"], "T1110");
+        assert_eq!(json["finding_info"]["attacks"][0]["tactic"]["uid"], "TA0006");
+        assert!(json["finding_info"]["title"].as_str().unwrap().ends_with("(203.0.113.0/24)"));
     }
 
     /// A finding on catalogued operations: each technique in `attacks`, the catalogue's title and
@@ -602,6 +663,7 @@ mod tests {
             severity: Some(Severity::Critical),
             signals: vec![s],
             state: CredentialState::New,
+            network: None,
         };
         let mut agg = Aggregator::new(3_600_000, Severity::Low);
         agg.observe(&e, &verdict(stop)).unwrap();

@@ -109,6 +109,11 @@ fn batches_yield_one_result_per_record() {
     assert_eq!(out.len(), 4);
     assert!(out[0].is_ok());
     assert_eq!(out[1].as_ref().unwrap_err(), &DecodeError::MissingField("credential"));
+    // Rejected with 401 and no key logged: kept, naming no credential (a spray's evidence).
+    let rejected = no_key.replace(r#""status":"403""#, r#""status":"401""#);
+    assert_ne!(rejected, no_key, "the sample logs its status as expected");
+    let e = d.decode_one(rejected.as_bytes()).unwrap();
+    assert_eq!((e.credential_kind, e.outcome), (crate::CredentialKind::Missing, crate::Outcome::AuthFailed));
     let err = out[2].as_ref().unwrap_err();
     assert_eq!(err.error_type(), ErrorType::InvalidField);
     assert!(!err.to_string().contains("secret-value"));
