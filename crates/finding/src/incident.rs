@@ -253,6 +253,7 @@ mod tests {
             severity: Some(s),
             signals: vec![signal],
             state: CredentialState::Established,
+            network: None,
         };
         // A fresh aggregator per finding: each its own finding, as a later anomaly of another
         // detector beyond the finding window would be.

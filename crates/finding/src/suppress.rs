@@ -288,6 +288,7 @@ mod tests {
             severity: Some(Severity::Medium),
             signals,
             state: CredentialState::Established,
+            network: None,
         };
         Aggregator::new(3_600_000, Severity::Low).observe(&e, &v).expect("a finding")
     }
