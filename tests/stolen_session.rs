@@ -25,7 +25,7 @@ fn detonation() -> Vec<Value> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("real attack data at {}: {e}", path.display()));
     let v: Value = serde_json::from_str(&text).unwrap();
     let mut records = v["Records"].as_array().cloned().unwrap_or_else(|| v.as_array().cloned().unwrap());
-    records.sort_by_key(|r| time_of(r));
+    records.sort_by_key(time_of);
     records
 }
 
