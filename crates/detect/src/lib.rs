@@ -397,11 +397,15 @@ impl View {
         // A new origin on its own, with the usual client and behaviour, is what travel and
         // infrastructure changes look like too: worth a look, never an emergency. Someone else's
         // client from somewhere else is another matter.
+        // A temporary key seen from a second network with the client it was bound to is such a
+        // move too (`session::OTHER_NETWORK_SCORE`).
+        let moved = |s: &Signal| s.detector == Detector::StolenSession && s.score <= session::OTHER_NETWORK_SCORE;
         let origin_only = !new_client
             && signals.iter().all(|s| {
                 matches!(s.detector, Detector::NewOrigin | Detector::UnusualHour | Detector::DormantReactivation)
+                    || moved(s)
             });
-        if origin_only && has(Detector::NewOrigin) {
+        if origin_only && (has(Detector::NewOrigin) || signals.iter().any(moved)) {
             sev = sev.min(Severity::Medium);
         }
         if signals.iter().all(|s| s.detector.category() == verdict::Category::Operational) {

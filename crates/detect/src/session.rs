@@ -3,6 +3,8 @@
 //! from the Internet; a use of the same key from another network while it lives is someone else
 //! holding it ([`Detector::StolenSession`]: GuardDuty's `InstanceCredentialExfiltration`, outside
 //! or inside AWS). It needs no history: a temporary key lives hours, and every key is new.
+//! Another network with another client family is High; with the bound client's family, Medium
+//! (a workload moved with its key live, or a thief with the same SDK: [`OTHER_NETWORK_SCORE`]).
 //!
 //! Bound per presented key, not per role session: a session name is often shared (every GitHub
 //! Actions job of a repository assumes its role as `GitHubActions`, from whichever runner), while
@@ -39,11 +41,15 @@ use crate::verdict::{Detector, Signal};
 /// about 6). A binding older than this belongs to a key that can no longer be used.
 pub const MAX_SESSION_SECS: u32 = 36 * 3600;
 
-/// Score of a use from another network: the middle of the High band (87–95), so corroborating
-/// evidence (a burst, a risky call) lifts it to Critical.
-const OTHER_NETWORK_SCORE: u8 = 90;
-/// Score when the client differs too: someone else's tool somewhere else; still High alone.
-const OTHER_NETWORK_AND_CLIENT_SCORE: u8 = 94;
+/// Score of a use from another network with the bound client's family: the middle of the Medium
+/// band (75–86). The workload itself moves now and then with its key live (a redeploy into new
+/// subnets, a failover to another NAT or provider: the simulator's `DeployIpChange` does it to a
+/// whole fleet), and a thief may use the same SDK: worth a look, not an emergency, as a new
+/// origin with the usual client is (`Engine::judge` caps both at Medium).
+pub const OTHER_NETWORK_SCORE: u8 = 80;
+/// Score when the client differs too: someone else's tool somewhere else, the shape of the
+/// theft; in the High band (87–95), so corroborating evidence lifts it to Critical.
+pub const OTHER_NETWORK_AND_CLIENT_SCORE: u8 = 92;
 
 /// Where and with what a temporary key was first used from the Internet.
 #[derive(Clone, Debug)]
@@ -346,6 +352,26 @@ mod tests {
         s.learn(&first, t0, 1);
         s.learn(&event(&p, "ASIAEXAMPLE0002", "18.236.253.47", "aws-cli/2", 1), t0 + 1, 1);
         assert_eq!(s.len(), 1);
+    }
+
+    /// Through the engine: another client from another network is High on a key's second call,
+    /// with no history; the bound client from another network is a move, Medium.
+    #[test]
+    fn the_engine_raises_another_client_elsewhere_high_and_a_move_medium() {
+        use crate::{DetectConfig, Engine, KeySpace, LearnPolicy, Severity};
+        let p = Pseudonymizer::insecure_demo();
+        let severity_after = |second: &Event<'_>| {
+            let mut engine = Engine::new(DetectConfig::default(), KeySpace::from_pseudonymizer(&p));
+            let first = event(&p, "ASIAEXAMPLE0001", "18.236.253.47", "aws-sdk-go-v2/1.30.3", 0);
+            assert_eq!(engine.process(&first, LearnPolicy::Default).severity, None);
+            let v = engine.process(second, LearnPolicy::Default);
+            assert_eq!(v.primary(), Some(Detector::StolenSession), "{v:?}");
+            v.severity
+        };
+        let thief = event(&p, "ASIAEXAMPLE0001", "198.51.100.23", "aws-cli/2.17.0", 60);
+        assert_eq!(severity_after(&thief), Some(Severity::High));
+        let moved = event(&p, "ASIAEXAMPLE0001", "198.51.100.23", "aws-sdk-go-v2/1.30.3", 60);
+        assert_eq!(severity_after(&moved), Some(Severity::Medium));
     }
 
     #[test]
