@@ -1,9 +1,11 @@
-//! The day-one layer against false alarms: the simulator's demo world (2,000 credentials over 14
+//! The day-one layer (the risk catalogue's `risky_operation` and the temporary-credential
+//! binding's `stolen_session`) against false alarms: the simulator's demo world (2,000 credentials over 14
 //! days, every incident kind and benign confounder; `credence demo`) streamed from its first
 //! minute, when every credential is new, through the real decoder, engine and aggregator. A
 //! fresh deployment sees exactly this: workloads reading their secrets, pipelines deploying,
-//! people at work. Findings that carry the day-one detector and point at no injected incident
-//! are its false alarms; issue 18 allows at most one High or Critical per 1,000 credential-days.
+//! people at work, service roles and CI jobs on temporary keys. Findings that carry a day-one
+//! detector and point at no injected incident are its false alarms; issue 18 allows each at most
+//! one High or Critical per 1,000 credential-days.
 //!
 //! Two worlds: the default seed and seed 3 (held out from the detectors' design in
 //! docs/DETECTION.md), one per core.
@@ -24,17 +26,27 @@ const MAX_FALSE_HIGH_PER_1000_CREDENTIAL_DAYS: f64 = 1.0;
 /// credential raised 46 of them on the first day of the default world (precision 60%).
 const MAX_FALSE_PER_1000_CREDENTIAL_DAYS: f64 = 1.0;
 
+/// The day-one detectors, each held to the bounds on its own.
+const DAY_ONE: [Detector; 2] = [Detector::RiskyOperation, Detector::StolenSession];
+
 /// What one world gave.
 #[derive(Debug, Default)]
 struct Tally {
     credential_days: f64,
     findings: u64,
-    /// Findings carrying the day-one detector.
-    day_one: u64,
+    /// One per [`DAY_ONE`] detector.
+    day_one: [Layer; 2],
+}
+
+/// What one day-one detector raised in one world.
+#[derive(Debug, Default)]
+struct Layer {
+    /// Findings carrying the detector.
+    findings: u64,
     /// Of which on no incident, by severity at close.
-    day_one_false: Vec<Severity>,
+    false_alarms: Vec<Severity>,
     /// Incident findings carrying it.
-    day_one_on_incidents: u64,
+    on_incidents: u64,
 }
 
 fn run(seed: u64) -> Tally {
@@ -78,10 +90,10 @@ fn run(seed: u64) -> Tally {
     });
     for f in &closed {
         tally.findings += 1;
-        if !f.detectors().any(|d| d == Detector::RiskyOperation) {
+        let carried: Vec<usize> = (0..DAY_ONE.len()).filter(|&i| f.detectors().any(|d| d == DAY_ONE[i])).collect();
+        if carried.is_empty() {
             continue;
         }
-        tally.day_one += 1;
         let names: Vec<&str> = f.detectors().map(|d| d.as_str()).collect();
         let seen = ObservedFinding {
             credential: f.credential,
@@ -92,10 +104,14 @@ fn run(seed: u64) -> Tally {
             detectors: &names,
         };
         let incident = eval.matches(&seen).iter().any(|&id| truth.label(id).is_some_and(|l| !l.kind.is_confounder()));
-        if incident {
-            tally.day_one_on_incidents += 1;
-        } else {
-            tally.day_one_false.push(f.severity);
+        for i in carried {
+            let layer = &mut tally.day_one[i];
+            layer.findings += 1;
+            if incident {
+                layer.on_incidents += 1;
+            } else {
+                layer.false_alarms.push(f.severity);
+            }
         }
     }
     tally
@@ -110,34 +126,40 @@ fn the_day_one_layer_adds_few_false_alarms_to_a_fresh_deployment() {
     });
     let mut failures = Vec::new();
     for (seed, t) in &tallies {
-        let high = t.day_one_false.iter().filter(|s| **s >= Severity::High).count();
-        let per_1000 = |n: usize| 1_000.0 * n as f64 / t.credential_days;
-        eprintln!(
-            "seed {seed}: {} findings, {} with risky_operation ({} on incidents); false: {} ({} High or Critical) over {:.0} credential-days: {:.2} and {:.2} per 1,000",
-            t.findings,
-            t.day_one,
-            t.day_one_on_incidents,
-            t.day_one_false.len(),
-            high,
-            t.credential_days,
-            per_1000(t.day_one_false.len()),
-            per_1000(high),
-        );
-        if per_1000(high) > MAX_FALSE_HIGH_PER_1000_CREDENTIAL_DAYS {
-            failures.push(format!(
-                "seed {seed}: {high} false High/Critical day-one findings ({:.2} per 1,000 credential-days)",
-                per_1000(high)
-            ));
-        }
-        if per_1000(t.day_one_false.len()) > MAX_FALSE_PER_1000_CREDENTIAL_DAYS {
-            failures.push(format!(
-                "seed {seed}: {} false day-one findings: {:?}",
-                t.day_one_false.len(),
-                t.day_one_false
-            ));
+        for (detector, layer) in DAY_ONE.iter().zip(&t.day_one) {
+            let name = detector.as_str();
+            let high = layer.false_alarms.iter().filter(|s| **s >= Severity::High).count();
+            let per_1000 = |n: usize| 1_000.0 * n as f64 / t.credential_days;
+            eprintln!(
+                "seed {seed}: {} findings, {} with {name} ({} on incidents); false: {} ({} High or Critical) over {:.0} credential-days: {:.2} and {:.2} per 1,000",
+                t.findings,
+                layer.findings,
+                layer.on_incidents,
+                layer.false_alarms.len(),
+                high,
+                t.credential_days,
+                per_1000(layer.false_alarms.len()),
+                per_1000(high),
+            );
+            if per_1000(high) > MAX_FALSE_HIGH_PER_1000_CREDENTIAL_DAYS {
+                failures.push(format!(
+                    "seed {seed}: {high} false High/Critical {name} findings ({:.2} per 1,000 credential-days)",
+                    per_1000(high)
+                ));
+            }
+            if per_1000(layer.false_alarms.len()) > MAX_FALSE_PER_1000_CREDENTIAL_DAYS {
+                let mut by_severity = layer.false_alarms.clone();
+                by_severity.sort();
+                by_severity.dedup();
+                let counts: Vec<String> = by_severity
+                    .iter()
+                    .map(|s| format!("{} {}", layer.false_alarms.iter().filter(|x| *x == s).count(), s.as_str()))
+                    .collect();
+                failures.push(format!("seed {seed}: false {name} findings: {}", counts.join(", ")));
+            }
         }
         // The privilege-escalation incidents make catalogued calls: the layer must see them.
-        if t.day_one_on_incidents == 0 {
+        if t.day_one[0].on_incidents == 0 {
             failures
                 .push(format!("seed {seed}: the day-one layer raised nothing on the injected privilege escalations"));
         }

@@ -27,6 +27,7 @@ pub mod event_time;
 pub mod keys;
 pub mod population;
 pub mod score;
+pub mod session;
 pub mod spray;
 pub mod state;
 pub mod stats;
@@ -44,6 +45,7 @@ pub use verdict::{Advice, Category, Detector, NetworkSubject, Severity, Signal, 
 use baseline::to_secs;
 use keys::PseudonymHasher;
 use score::{Context, Novelty};
+use session::Sessions;
 use state::{Dirty, Item, Key, Mismatch, Owned, Seed};
 
 /// How much an event may teach its baseline, decided after scoring.
@@ -92,6 +94,9 @@ pub struct Engine {
     seed: Option<Arc<Seed>>,
     /// Attempts without a valid credential, by source network (in memory only).
     sprays: spray::Sprays,
+    /// The temporary-credential binding: live temporary keys and where they were first used.
+    /// In memory only (see [`session`]).
+    sessions: Sessions,
 }
 
 /// What a baseline is judged with beside its own history: the settings, the key space, the peer
@@ -145,6 +150,7 @@ impl Engine {
             changes: None,
             seed: None,
             sprays: spray::Sprays::default(),
+            sessions: Sessions::default(),
         }
     }
 
@@ -214,7 +220,8 @@ impl Engine {
             self.view.population.count_event(obs.t);
         }
         let view = &self.view;
-        let (verdict, novelty) = view.assess(baseline, &obs, credential_state);
+        let stolen = self.sessions.judge(event, obs.t);
+        let (verdict, novelty) = view.assess(baseline, &obs, credential_state, stolen);
         let weight = match policy {
             LearnPolicy::Default if verdict.is_alert() => view.cfg.alert_learn_weight,
             LearnPolicy::Default => 1.0,
@@ -231,6 +238,10 @@ impl Engine {
         };
         baseline.learn(&obs, weight, scored, &view.cfg);
         mark_dirty(&mut self.changes, &mut baseline.dirty, key);
+        // An event judged malicious binds no key: the binding is the owner's.
+        if policy != LearnPolicy::Never {
+            self.sessions.learn(event, obs.t, view.cfg.max_credentials);
+        }
         self.learn_shared(&obs, novelty, weight);
         self.counters.scored += 1;
         verdict
@@ -275,7 +286,7 @@ impl Engine {
                 &fresh
             }
         };
-        self.view.assess(baseline, &obs, credential_state).0
+        self.view.assess(baseline, &obs, credential_state, self.sessions.judge(event, obs.t)).0
     }
 
     /// The lifecycle state of the presented credential when it is retired and differs from the
@@ -351,6 +362,7 @@ impl View {
         baseline: &Baseline,
         obs: &Observation<'_>,
         credential_state: Option<(CredentialState, u32)>,
+        stolen: Option<Signal>,
     ) -> (Verdict, Novelty) {
         let peer_key = obs.peer.or(Some(baseline.peer).filter(|&p| p != 0));
         let ctx = Context {
@@ -361,7 +373,11 @@ impl View {
             credential_state,
         };
         let state = baseline.state_at(&self.cfg, obs.t);
-        let (signals, novelty) = score::score(baseline, obs, &ctx);
+        let (mut signals, novelty) = score::score(baseline, obs, &ctx);
+        if let Some(s) = stolen {
+            signals.push(s);
+            signals.sort_by_key(|s| std::cmp::Reverse(s.score));
+        }
         (self.judge(baseline, obs, signals, state, novelty.agent), novelty)
     }
 
@@ -389,7 +405,11 @@ impl View {
             .iter()
             .map(|s| match s.detector {
                 Detector::GhostCredential => 95.0,
-                Detector::ImpossibleTravel | Detector::ConcurrentUse | Detector::ExpiredTokenStorm => 85.0,
+                // A second network for one temporary key needs no baseline either.
+                Detector::ImpossibleTravel
+                | Detector::ConcurrentUse
+                | Detector::ExpiredTokenStorm
+                | Detector::StolenSession => 85.0,
                 // The catalogue's judgement of an operation needs no baseline: as sure on a
                 // credential's first call as on its thousandth.
                 Detector::RiskyOperation => RISKY_OPERATION_CONFIDENCE,
@@ -420,11 +440,15 @@ impl View {
         // A new origin on its own, with the usual client and behaviour, is what travel and
         // infrastructure changes look like too: worth a look, never an emergency. Someone else's
         // client from somewhere else is another matter.
+        // A temporary key seen from a second network with the client it was bound to is such a
+        // move too (`session::OTHER_NETWORK_SCORE`).
+        let moved = |s: &Signal| s.detector == Detector::StolenSession && s.score <= session::OTHER_NETWORK_SCORE;
         let origin_only = !new_client
             && signals.iter().all(|s| {
                 matches!(s.detector, Detector::NewOrigin | Detector::UnusualHour | Detector::DormantReactivation)
+                    || moved(s)
             });
-        if origin_only && has(Detector::NewOrigin) {
+        if origin_only && (has(Detector::NewOrigin) || signals.iter().any(moved)) {
             sev = sev.min(Severity::Medium);
         }
         if signals.iter().all(|s| s.detector.category() == verdict::Category::Operational) {
@@ -490,7 +514,8 @@ impl Engine {
     }
 
     /// Drops baselines idle beyond `idle_ttl_secs` (retired credentials are kept for as long:
-    /// a ghost can come back) and stale adoption records. Returns how many were dropped.
+    /// a ghost can come back), stale adoption records and the bindings of temporary keys past
+    /// their longest life. Returns how many baselines were dropped.
     pub fn sweep(&mut self, now_ms: i64) -> usize {
         let now = to_secs(now_ms);
         let ttl = self.view.cfg.idle_ttl_secs;
@@ -507,6 +532,7 @@ impl Engine {
         self.counters.evicted_idle += dropped as u64;
         self.view.population.sweep(now);
         self.sprays.sweep(now_ms);
+        self.sessions.sweep(now);
         dropped
     }
 

@@ -51,6 +51,10 @@ pub enum Detector {
     /// guessed or leaked keys, or credential stuffing (`spray.rs`). Its subject is the network,
     /// not a credential. Last, so the indices of saved findings' detectors are unchanged.
     KeySpray,
+    /// A temporary credential (an assumed role's or instance profile's session key) used from a
+    /// network other than the one it was bound to at its first use, while it lives: someone else
+    /// holds the session (`session::Sessions`). Needs no baseline.
+    StolenSession,
 }
 
 /// The most a first-ever changing operation scores: below the alert score, so alone it never
@@ -69,7 +73,7 @@ pub enum Category {
 
 impl Detector {
     /// Every detector, for metrics.
-    pub const ALL: [Detector; 17] = [
+    pub const ALL: [Detector; 18] = [
         Detector::GhostCredential,
         Detector::NewOrigin,
         Detector::NewClient,
@@ -87,6 +91,7 @@ impl Detector {
         Detector::RiskyOperation,
         Detector::NewOperation,
         Detector::KeySpray,
+        Detector::StolenSession,
     ];
 
     /// Stable identifier, as in findings and metric labels.
@@ -109,6 +114,7 @@ impl Detector {
             Detector::RiskyOperation => "risky_operation",
             Detector::NewOperation => "new_operation",
             Detector::KeySpray => "key_spray",
+            Detector::StolenSession => "stolen_session",
         }
     }
 
@@ -132,6 +138,7 @@ impl Detector {
             Detector::RiskyOperation => "Risky operation, first made by this credential",
             Detector::NewOperation => "Data changed by an operation this credential never made",
             Detector::KeySpray => "Key spray: many rejected keys from one network",
+            Detector::StolenSession => "Temporary credential used from a second network: stolen session",
         }
     }
 
@@ -161,25 +168,33 @@ impl Detector {
             Detector::RiskyOperation => return None,
             // Names Credential Stuffing when some requests succeed, else Brute Force (`spray.rs`).
             Detector::KeySpray => (Tactic::CredentialAccess, "T1110", "Brute Force"),
+            // Instance metadata theft (T1552.005) for an instance profile's key, else Application
+            // Access Token (T1550.001): `session::attack_of` decides per event; this is the latter.
+            Detector::StolenSession => {
+                (Tactic::DefenseEvasion, "T1550.001", "Use Alternate Authentication Material: Application Access Token")
+            }
             Detector::RateBurst | Detector::ExpiredTokenStorm => return None,
         };
         Some(Attack::new(tactic, technique, name))
     }
 
-    /// This detector's bit in a set of detectors (`Baseline::weak`): none for the key spray,
-    /// whose subject is a network, never a credential's baseline (and the set has 16 bits).
+    /// This detector's bit in a set of weak detectors (`Baseline::weak`, 16 bits, saved in
+    /// snapshots): only a detector that corroborates has one (0 for the others, which never enter
+    /// the set); a test keeps every one that does among the first 16.
     pub fn bit(self) -> u16 {
-        match self {
-            Detector::KeySpray => 0,
-            d => 1 << (d as u16),
+        if self.corroborates() {
+            1 << (self as u16)
+        } else {
+            0
         }
     }
 
     /// Whether a signal of this detector too weak to alert alone can corroborate another
     /// detector's: evidence about who uses the credential and what they do with it. Operational
-    /// trouble corroborates no attack, and a ghost credential always alerts.
+    /// trouble corroborates no attack; a ghost credential and a stolen session always alert.
     pub fn corroborates(self) -> bool {
-        self.category() == Category::Security && !matches!(self, Detector::GhostCredential | Detector::KeySpray)
+        self.category() == Category::Security
+            && !matches!(self, Detector::GhostCredential | Detector::KeySpray | Detector::StolenSession)
     }
 
     /// Security or operational.
@@ -207,6 +222,7 @@ impl Detector {
             Detector::RiskyOperation => "Confirm with the credential's owner that they made this call; if not, undo what it changed and revoke the credential.",
             Detector::NewOperation => "Confirm with the credential's owner that they made these changes; if not, undo them and revoke the credential.",
             Detector::KeySpray => "Block or rate-limit the source network at the gateway; if any request from it succeeded during the spray, find which credentials it used and rotate them; check where the keys it tried could have leaked from.",
+            Detector::StolenSession => "Someone else holds this session. Revoke the role's sessions issued until now (IAM 'Revoke active sessions': `aws iam put-role-policy --role-name ROLE --policy-name AWSRevokeOlderSessions` with a Deny of everything on `aws:TokenIssueTime` before now); for an instance profile, replace the instance or its profile association, require IMDSv2 and pin the role to its network (`aws:ec2InstanceSourceVPC`, `aws:ec2InstanceSourcePrivateIPv4`); review what the key did from the other network and find how it leaked (SSRF, a compromised host, logged credentials).",
         }
     }
 }
@@ -459,6 +475,23 @@ mod tests {
         assert_eq!(Detector::AccessProbing.attack().unwrap().tactic, Tactic::Discovery);
         assert_eq!(Detector::Exfiltration.attack().unwrap().tactic.uid(), "TA0010");
         assert_eq!(Detector::GhostCredential.attack().unwrap().technique, "T1078");
+    }
+
+    /// `Baseline::weak` keeps the corroborating detectors in 16 bits; a new one past the 16th
+    /// would need a wider field (and a new snapshot format).
+    #[test]
+    fn every_corroborating_detector_has_a_bit_of_its_own() {
+        let mut seen = 0u16;
+        for d in Detector::ALL {
+            if d.corroborates() {
+                assert!((d as u16) < 16, "{d:?}");
+                assert_eq!(seen & d.bit(), 0, "{d:?}");
+                seen |= d.bit();
+            } else {
+                assert_eq!(d.bit(), 0, "{d:?}");
+            }
+        }
+        assert!(!Detector::StolenSession.corroborates());
     }
 
     #[test]

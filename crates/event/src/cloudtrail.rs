@@ -26,7 +26,8 @@
 //! - request: [`RequestFacts`] from the few `requestParameters` that decide a call's risk (sharing
 //!   with `all` or an account, public policies and ACLs, ranges open to the Internet,
 //!   `withDecryption`, `userData`, `layers`) and, for an IAM or root user's sign-in,
-//!   `additionalEventData.MFAUsed`; see
+//!   `additionalEventData.MFAUsed`, and whether the call came through a VPC endpoint
+//!   (`vpcEndpointId`); see
 //!   `cloudtrail/facts.rs`.
 //!
 //! Lower-case key variants (`eventname`, `useridentity`, as data-lake exports write them) are
@@ -74,6 +75,9 @@ struct Raw<'a> {
     user_agent: Text<'a>,
     #[serde(borrow, rename = "userIdentity", alias = "useridentity")]
     user_identity: Obj<UserIdentity<'a>>,
+    /// Present when the call came through a VPC endpoint (the source address is then private).
+    #[serde(borrow, rename = "vpcEndpointId", alias = "vpcendpointid")]
+    vpc_endpoint_id: Text<'a>,
     #[serde(borrow)]
     resources: First<Resource<'a>>,
     #[serde(borrow, rename = "requestParameters", alias = "requestparameters")]
@@ -500,6 +504,7 @@ fn decode_record<'a>(ctx: Ctx<'_>, raw: Raw<'a>) -> Result<Event<'a>, DecodeErro
             !a.saml_provider.0 && a.mfa_used.0.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("no"))
         });
     request.set_if(no_mfa, RequestFacts::NO_MFA);
+    request.set_if(raw.vpc_endpoint_id.get().is_some(), RequestFacts::VPC_ENDPOINT);
     let (resource, resource_type) = match raw.resources.0.and_then(|r| Some((r.arn.get()?, r.kind.get()))) {
         Some((arn, kind)) => (Some(arn), kind.as_deref().and_then(resource_type_of)),
         None => params.and_then(RequestParameters::resource).map_or((None, None), |(r, t)| (Some(r), t)),

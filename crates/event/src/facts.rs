@@ -31,15 +31,19 @@ impl RequestFacts {
     pub const LAYERS: RequestFacts = RequestFacts(1 << 4);
     /// A console sign-in without multi-factor authentication.
     pub const NO_MFA: RequestFacts = RequestFacts(1 << 5);
+    /// The request came through a VPC endpoint (CloudTrail `vpcEndpointId`): from inside a
+    /// private network, whose source address says nothing about where on the Internet it is.
+    pub const VPC_ENDPOINT: RequestFacts = RequestFacts(1 << 6);
 
     /// Every fact with its name (as written in the risk catalogue).
-    pub const NAMED: [(&'static str, RequestFacts); 6] = [
+    pub const NAMED: [(&'static str, RequestFacts); 7] = [
         ("public", RequestFacts::PUBLIC),
         ("shared", RequestFacts::SHARED),
         ("decrypted", RequestFacts::DECRYPTED),
         ("user-data", RequestFacts::USER_DATA),
         ("layers", RequestFacts::LAYERS),
         ("no-mfa", RequestFacts::NO_MFA),
+        ("vpc-endpoint", RequestFacts::VPC_ENDPOINT),
     ];
 
     /// The fact named `name`, if it is one.

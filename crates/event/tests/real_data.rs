@@ -279,6 +279,12 @@ fn panther_request_facts() {
         let mut out = Vec::new();
         d.decode_at(&bytes, Some(INGEST_MS), &mut out);
         let e = out.pop().unwrap().unwrap_or_else(|err| panic!("{rule} / {test}: {err}"));
-        assert_eq!(e.request, *want, "{rule} / {test}");
+        // The rules' facts; where the call came from (a VPC endpoint, which some fixtures name)
+        // is the temporary-credential binding's, checked by its own tests.
+        let got = RequestFacts::NAMED
+            .iter()
+            .filter(|(_, f)| *f != RequestFacts::VPC_ENDPOINT && e.request.contains(*f))
+            .fold(RequestFacts::NONE, |a, (_, f)| a.union(*f));
+        assert_eq!(got, *want, "{rule} / {test}");
     }
 }

@@ -61,6 +61,14 @@ fn temporary_key_rolls_up_to_its_role_session() {
     let e2 = d.decode_one(rotated.as_bytes()).unwrap();
     assert_ne!(e2.credential, e.credential);
     assert_eq!(e2.subject, e.subject);
+
+    // A call through a VPC endpoint says so: its private source address is no place on the
+    // Internet (the temporary-credential binding leaves it aside).
+    assert!(!e.request.contains(RequestFacts::VPC_ENDPOINT));
+    let private = ASSUMED_ROLE_DENIED
+        .replace(r#""sourceIPAddress":"203.0.113.77""#, r#""sourceIPAddress":"10.0.3.17","vpcEndpointId":"vpce-0abc""#);
+    let e3 = d.decode_one(private.as_bytes()).unwrap();
+    assert!(e3.request.contains(RequestFacts::VPC_ENDPOINT));
 }
 
 #[test]
