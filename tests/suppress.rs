@@ -46,22 +46,6 @@ fn write_atomically(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).expect("rename");
 }
 
-fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant's algorithm), as the rules file wants a date.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
-}
-
 /// One credential's findings, suppressed by a rule naming its pseudonym and their detectors:
 /// every record of them is Suppressed while the rule lives (by event time), none once it has
 /// expired, and nothing else changes.
@@ -93,7 +77,7 @@ fn replay_applies_rules_by_event_time_and_touches_nothing_else() {
         format!(
             "[[rule]]\nid = \"expected-key\"\nreason = \"a load test (CHG-42)\"\nauthor = \"alice@example.com\"\n\
              expires = \"{}\"\ncredentials = [\"{target}\"]\ndetectors = {:?}\n",
-            rfc3339(expires),
+            credence_event::time::format_rfc3339_ms(expires),
             detectors.iter().collect::<Vec<_>>()
         )
     };

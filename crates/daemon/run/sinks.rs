@@ -86,11 +86,7 @@ impl Outbound {
     /// A finding record for the alerts topic. `json` is the rendered OCSF finding.
     pub fn alert(topic: Arc<str>, origin: Origin, update: &FindingUpdate, json: Vec<u8>) -> Outbound {
         let f = &update.finding;
-        let activity = match update.activity {
-            credence_finding::Activity::Create => "create",
-            credence_finding::Activity::Update => "update",
-            credence_finding::Activity::Close => "close",
-        };
+        let activity = update.activity.as_str();
         let headers = OwnedHeaders::new_with_capacity(4)
             .insert(header("credence.finding_uid", &f.uid))
             .insert(header("credence.activity", activity))
@@ -108,11 +104,7 @@ impl Outbound {
     /// An incident record for the alerts topic, keyed as its first finding's credential.
     pub fn incident(topic: Arc<str>, origin: Origin, update: &IncidentUpdate, json: Vec<u8>) -> Outbound {
         let i = &update.incident;
-        let activity = match update.activity {
-            credence_finding::Activity::Create => "create",
-            credence_finding::Activity::Update => "update",
-            credence_finding::Activity::Close => "close",
-        };
+        let activity = update.activity.as_str();
         let headers = OwnedHeaders::new_with_capacity(5)
             .insert(header("credence.record", "incident"))
             .insert(header("credence.incident_uid", &i.uid))

@@ -48,6 +48,26 @@ pub enum Activity {
     Close,
 }
 
+impl Activity {
+    /// OCSF's `activity_id` and `activity_name`.
+    pub fn ocsf(self) -> (u32, &'static str) {
+        match self {
+            Activity::Create => (1, "Create"),
+            Activity::Update => (2, "Update"),
+            Activity::Close => (3, "Close"),
+        }
+    }
+
+    /// Its name in headers: `create`, `update`, `close`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activity::Create => "create",
+            Activity::Update => "update",
+            Activity::Close => "close",
+        }
+    }
+}
+
 /// What an update adds to its finding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {

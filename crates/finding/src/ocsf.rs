@@ -91,11 +91,7 @@ pub const INCIDENT_FINDING: u32 = 2005;
 /// `finding_info_list`, their ATT&CK tactics and techniques in `attacks`.
 pub fn render_incident(update: &crate::incident::IncidentUpdate, product: &Product) -> Value {
     let i = &update.incident;
-    let (activity_id, activity_name) = match update.activity {
-        Activity::Create => (1, "Create"),
-        Activity::Update => (2, "Update"),
-        Activity::Close => (3, "Close"),
-    };
+    let (activity_id, activity_name) = update.activity.ocsf();
     let record_uid = match update.activity {
         Activity::Close => format!("{}-closed", i.uid),
         _ => format!("{}-r{}", i.uid, i.revision),
@@ -292,11 +288,7 @@ fn short_name(name: &str) -> &str {
 /// Renders one finding record as OCSF JSON.
 pub fn render(update: &FindingUpdate, product: &Product) -> Value {
     let f = &update.finding;
-    let (activity_id, activity_name) = match update.activity {
-        Activity::Create => (1, "Create"),
-        Activity::Update => (2, "Update"),
-        Activity::Close => (3, "Close"),
-    };
+    let (activity_id, activity_name) = update.activity.ocsf();
     // Closed by Credence when its window passed without anomalies; OCSF's statuses are a
     // reviewer's (new, in progress, resolved...), so "Closed" is `Other`.
     // A finding a suppression rule covers is recorded as OCSF's "Suppressed", whatever its

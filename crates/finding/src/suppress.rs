@@ -105,7 +105,7 @@ impl Rule {
     pub fn covers(&self, f: &Finding) -> bool {
         (self.created_ms..self.expires_ms).contains(&f.last_ms)
             && self.max_severity.is_none_or(|m| f.severity <= m)
-            && (self.credentials.is_empty() || self.credentials.iter().any(|c| *c == f.credential.to_string()))
+            && (self.credentials.is_empty() || self.credentials.contains(&f.credential.to_string()))
             && self.principals.as_ref().is_none_or(|g| f.principal.as_deref().is_some_and(|p| g.is_match(p)))
             && (self.detectors.is_empty() || f.detectors().all(|d| self.detectors.contains(&d)))
             && (self.tactics.is_empty() || {
